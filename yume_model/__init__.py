@@ -1,0 +1,1 @@
+"""yume_model: see ARCHITECTURE.md."""

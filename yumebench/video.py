@@ -1,0 +1,309 @@
+"""Video I/O: probe, read (all or sampled frames) as uint8 RGB (T, H, W, 3), resample fps, write mp4.
+
+Readers: decord first, OpenCV as the fallback where decord is missing or fails on a file; the backend
+that served each call is reported in ``VideoInfo.backend``. Every failure on a bad file (missing,
+empty, truncated, not a video, undecodable frames) raises ``VideoError`` naming the file.
+
+Writer: H.264 (libx264, yuv420p, playable in browsers) through PyAV; OpenCV's MPEG-4 Part 2 when PyAV
+is missing.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("decord", "opencv")
+
+
+class VideoError(RuntimeError):
+    """A video file that cannot be probed, read or written; the message starts with the file name."""
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    num_frames: int
+    fps: float
+    width: int
+    height: int
+    backend: str
+
+    @property
+    def duration(self) -> float:
+        return self.num_frames / self.fps if self.fps > 0 else 0.0
+
+
+def available_backends() -> list[str]:
+    out = []
+    try:
+        import decord  # noqa: F401
+
+        out.append("decord")
+    except Exception:  # decord missing, or its native library fails to load
+        pass
+    out.append("opencv")
+    return out
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise VideoError(f"{path}: file not found")
+    if path.is_dir():
+        raise VideoError(f"{path}: is a directory, not a video")
+    if path.stat().st_size == 0:
+        raise VideoError(f"{path}: empty file")
+
+
+def _backends_for(backend: str) -> list[str]:
+    if backend == "auto":
+        return available_backends()
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown video backend {backend!r}; expected auto, {', '.join(BACKENDS)}")
+    return [backend]
+
+
+def probe(path: str | os.PathLike, backend: str = "auto") -> VideoInfo:
+    """Frame count, fps and size of a video, without decoding its frames."""
+    path = Path(path)
+    _check_file(path)
+    errors = []
+    for name in _backends_for(backend):
+        try:
+            info = _PROBES[name](path)
+        except VideoError as e:
+            errors.append(f"{name}: {e}")
+            continue
+        if info.num_frames <= 0:
+            errors.append(f"{name}: no frames")
+            continue
+        if not (0 < info.fps < 1000) or info.width <= 0 or info.height <= 0:
+            errors.append(f"{name}: implausible stream (fps {info.fps}, size {info.width}x{info.height})")
+            continue
+        if errors:
+            log.info("%s: probed with %s after %s", path, name, "; ".join(errors))
+        return info
+    raise VideoError(f"{path}: not a readable video ({'; '.join(errors)})")
+
+
+def read_frames(
+    path: str | os.PathLike, indices: Sequence[int] | None = None, backend: str = "auto"
+) -> tuple[np.ndarray, VideoInfo]:
+    """Decode frames (all, or those at ``indices``) as uint8 RGB (T, H, W, 3); returns (frames, info).
+
+    A frame that cannot be decoded (a truncated or damaged file) raises ``VideoError``; frames are
+    never silently dropped or duplicated.
+    """
+    path = Path(path)
+    _check_file(path)
+    errors = []
+    for name in _backends_for(backend):
+        try:
+            info = _PROBES[name](path)
+            if info.num_frames <= 0:
+                raise VideoError("no frames")
+            idx = list(range(info.num_frames)) if indices is None else [int(i) for i in indices]
+            bad = [i for i in idx if not 0 <= i < info.num_frames]
+            if bad:
+                raise IndexError(f"frame {bad[0]} out of range: the video has {info.num_frames} frames")
+            frames = _READERS[name](path, idx)
+            if frames.shape[0] != len(idx):
+                raise VideoError(f"decoded {frames.shape[0]} of {len(idx)} frames")
+        except IndexError as e:
+            raise VideoError(f"{path}: {e}") from None
+        except VideoError as e:
+            errors.append(f"{name}: {e}")
+            continue
+        if errors:
+            log.info("%s: read with %s after %s", path, name, "; ".join(errors))
+        return frames, info
+    raise VideoError(f"{path}: cannot decode ({'; '.join(errors)})")
+
+
+def resample_indices(num_frames: int, src_fps: float, dst_fps: float) -> list[int]:
+    """Indices of the source frames nearest to the times ``k / dst_fps`` that fall inside the video.
+
+    With ``dst_fps >= src_fps`` frames repeat; with ``dst_fps == src_fps`` this is the identity.
+    """
+    if num_frames <= 0:
+        return []
+    if src_fps <= 0 or dst_fps <= 0:
+        raise ValueError(f"fps must be positive, got {src_fps} -> {dst_fps}")
+    if math.isclose(src_fps, dst_fps, rel_tol=1e-6):
+        return list(range(num_frames))
+    duration = num_frames / src_fps
+    count = max(1, int(math.floor(duration * dst_fps + 1e-9)))
+    # Frame k of the output shows time k/dst_fps; take the source frame covering that instant.
+    return [min(num_frames - 1, int(math.floor(k * src_fps / dst_fps + 1e-9))) for k in range(count)]
+
+
+def write_mp4(path: str | os.PathLike, frames: Iterable[np.ndarray] | np.ndarray, fps: float, crf: int = 18) -> Path:
+    """Write uint8 RGB frames (T, H, W, 3) to an mp4. Odd sizes are padded to even by edge repetition
+    (yuv420p needs even sizes). Writes to a temporary name and renames, so a killed write leaves no
+    half file under ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.partial.mp4")
+    frames_iter = iter(frames)
+    try:
+        try:
+            import av  # noqa: F401
+
+            _write_pyav(tmp, frames_iter, fps, crf)
+        except ImportError:
+            _write_opencv(tmp, frames_iter, fps)
+        os.replace(tmp, path)
+    except Exception as e:
+        tmp.unlink(missing_ok=True)
+        if isinstance(e, VideoError):
+            raise
+        raise VideoError(f"{path}: cannot write video ({type(e).__name__}: {e})") from e
+    return path
+
+
+def _prepare(frame: np.ndarray, path: Path) -> np.ndarray:
+    f = np.asarray(frame)
+    if f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
+        raise VideoError(f"{path}: frames must be uint8 (H, W, 3), got {f.dtype} {f.shape}")
+    h, w = f.shape[:2]
+    if h % 2 or w % 2:
+        f = np.pad(f, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    return np.ascontiguousarray(f)
+
+
+def _write_pyav(path: Path, frames: Iterable[np.ndarray], fps: float, crf: int) -> None:
+    from fractions import Fraction
+
+    import av
+
+    rate = Fraction(fps).limit_denominator(1001)
+    container = av.open(str(path), mode="w", format="mp4")
+    stream = None
+    count = 0
+    try:
+        for frame in frames:
+            f = _prepare(frame, path)
+            if stream is None:
+                stream = container.add_stream("libx264", rate=rate)
+                stream.height, stream.width = f.shape[:2]
+                stream.pix_fmt = "yuv420p"
+                # One thread and fixed options make the bitstream deterministic for the same frames.
+                stream.options = {"crf": str(crf), "preset": "medium", "threads": "1"}
+                stream.codec_context.thread_count = 1
+            for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
+                container.mux(packet)
+            count += 1
+        if stream is None:
+            raise VideoError(f"{path}: no frames to write")
+        for packet in stream.encode():
+            container.mux(packet)
+    finally:
+        container.close()
+
+
+def _write_opencv(path: Path, frames: Iterable[np.ndarray], fps: float) -> None:
+    import cv2
+
+    writer = None
+    try:
+        for frame in frames:
+            f = _prepare(frame, path)
+            if writer is None:
+                h, w = f.shape[:2]
+                writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), float(fps), (w, h))
+                if not writer.isOpened():
+                    raise VideoError(f"{path}: OpenCV cannot open an mp4 writer")
+            writer.write(cv2.cvtColor(f, cv2.COLOR_RGB2BGR))
+        if writer is None:
+            raise VideoError(f"{path}: no frames to write")
+    finally:
+        if writer is not None:
+            writer.release()
+
+
+# ----------------------------------------------------------------------------------------------------
+# Backends
+
+
+def _probe_decord(path: Path) -> VideoInfo:
+    import decord
+
+    try:
+        vr = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+        h, w = vr[0].shape[:2] if len(vr) else (0, 0)
+        return VideoInfo(str(path), len(vr), float(vr.get_avg_fps()), int(w), int(h), "decord")
+    except Exception as e:
+        raise VideoError(_short(e)) from None
+
+
+def _read_decord(path: Path, idx: list[int]) -> np.ndarray:
+    import decord
+
+    try:
+        vr = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+        if not idx:
+            h, w = vr[0].shape[:2]
+            return np.zeros((0, h, w, 3), np.uint8)
+        return vr.get_batch(idx).asnumpy()
+    except Exception as e:
+        raise VideoError(_short(e)) from None
+
+
+def _probe_opencv(path: Path) -> VideoInfo:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            raise VideoError("OpenCV cannot open it")
+        n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+        fps = float(cap.get(cv2.CAP_PROP_FPS))
+        w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        return VideoInfo(str(path), n, fps, w, h, "opencv")
+    finally:
+        cap.release()
+
+
+def _read_opencv(path: Path, idx: list[int]) -> np.ndarray:
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise VideoError("OpenCV cannot open it")
+    try:
+        wanted = sorted(set(idx))
+        got: dict[int, np.ndarray] = {}
+        pos = 0
+        for target in wanted:
+            # Sequential grab is exact; seeking is not reliable across codecs.
+            while pos < target:
+                if not cap.grab():
+                    raise VideoError(f"frame {pos} cannot be decoded")
+                pos += 1
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                raise VideoError(f"frame {target} cannot be decoded")
+            got[target] = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            pos += 1
+        if not idx:
+            return np.zeros((0, 0, 0, 3), np.uint8)
+        return np.stack([got[i] for i in idx])
+    finally:
+        cap.release()
+
+
+def _short(e: Exception) -> str:
+    text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    return text[:160]
+
+
+_PROBES = {"decord": _probe_decord, "opencv": _probe_opencv}
+_READERS = {"decord": _read_decord, "opencv": _read_opencv}
