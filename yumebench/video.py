@@ -128,6 +128,124 @@ def read_frames(
     raise VideoError(f"{path}: cannot decode ({'; '.join(errors)})")
 
 
+def iter_frames(path: str | os.PathLike, chunk: int = 32, backend: str = "auto"):
+    """Decode every frame in order, ``chunk`` frames at a time, without holding the whole video.
+
+    Yields ``(first_index, frames)`` with frames uint8 (t, H, W, 3). Where decord fails part-way the
+    OpenCV reader takes over at the same frame. Raises ``VideoError`` naming the file at the first
+    frame that no backend can decode.
+    """
+    path = Path(path)
+    info = probe(path, backend=backend)
+    position = 0
+    errors = []
+    for name in _backends_for(backend):
+        try:
+            for start, frames in _CHUNKERS[name](path, info.num_frames, chunk, position):
+                yield start, frames
+                position = start + len(frames)
+            return
+        except VideoError as e:
+            errors.append(f"{name}: {e}")
+    raise VideoError(f"{path}: frame {position} cannot be decoded ({'; '.join(errors)})")
+
+
+def _chunks_decord(path: Path, num_frames: int, chunk: int, position: int):
+    import decord
+
+    try:
+        vr = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+    except Exception as e:
+        raise VideoError(_short(e)) from None
+    for start in range(position, num_frames, chunk):
+        idx = list(range(start, min(start + chunk, num_frames)))
+        try:
+            frames = vr.get_batch(idx).asnumpy()
+        except Exception as e:
+            raise VideoError(_short(e)) from None
+        yield start, frames
+
+
+def _chunks_opencv(path: Path, num_frames: int, chunk: int, position: int):
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise VideoError("OpenCV cannot open it")
+    try:
+        for i in range(position):
+            if not cap.grab():
+                raise VideoError(f"frame {i} cannot be decoded")
+        buf: list[np.ndarray] = []
+        start = position
+        for i in range(position, num_frames):
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                raise VideoError(f"frame {i} cannot be decoded")
+            buf.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+            if len(buf) == chunk:
+                yield start, np.stack(buf)
+                start, buf = i + 1, []
+        if buf:
+            yield start, np.stack(buf)
+    finally:
+        cap.release()
+
+
+def scan_frames(path: str | os.PathLike, wanted: Iterable[int] = ()):
+    """Decode every frame of the video (so a damaged file fails here) but convert to RGB only the
+    frames at ``wanted``; yields ``(index, frame)`` for those, in order.
+
+    Cheaper than reading every frame: PyAV decodes without colour conversion where it is installed,
+    and the chunked decord/OpenCV path is the fallback. Raises ``VideoError`` naming the file when a
+    frame fails to decode or the stream ends before the probed frame count.
+    """
+    path = Path(path)
+    info = probe(path)
+    want = set(int(i) for i in wanted)
+    try:
+        import av
+    except ImportError:
+        av = None
+    if av is not None:
+        try:
+            yield from _scan_pyav(av, path, info.num_frames, want)
+            return
+        except _FallBack:
+            pass
+    for start, frames in iter_frames(path):
+        for offset, frame in enumerate(frames):
+            if start + offset in want:
+                yield start + offset, frame
+
+
+class _FallBack(Exception):
+    """PyAV could not open the file before yielding anything: let the other backends try."""
+
+
+def _scan_pyav(av, path: Path, num_frames: int, want: set[int]):
+    try:
+        container = av.open(str(path))
+        stream = container.streams.video[0]
+    except Exception:
+        raise _FallBack() from None
+    count = 0
+    try:
+        stream.thread_type = "NONE"  # callers parallelise across videos
+        for frame in container.decode(stream):
+            if count in want:
+                yield count, frame.to_ndarray(format="rgb24")
+            count += 1
+            if count >= num_frames:
+                break
+    except av.FFmpegError as e:
+        raise VideoError(f"{path}: frame {count}: {_short(e)}") from None
+    finally:
+        container.close()
+    if count < num_frames:
+        raise VideoError(f"{path}: stream ends at frame {count} of {num_frames} (truncated?)")
+
+
 def resample_indices(num_frames: int, src_fps: float, dst_fps: float) -> list[int]:
     """Indices of the source frames nearest to the times ``k / dst_fps`` that fall inside the video.
 
@@ -307,3 +425,4 @@ def _short(e: Exception) -> str:
 
 _PROBES = {"decord": _probe_decord, "opencv": _probe_opencv}
 _READERS = {"decord": _read_decord, "opencv": _read_opencv}
+_CHUNKERS = {"decord": _chunks_decord, "opencv": _chunks_opencv}

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from yumebench.cli._common import fail, not_built
+from yumebench.cli._common import err_console, fail
 from yumebench.poses import (
     ROTATION_THRESHOLD,
     TRANSLATION_THRESHOLD,
@@ -72,18 +72,127 @@ def actions(
 
 
 @app.command()
-def build() -> None:
-    """Build the mixed T2V/I2V dataset (parquet + meta/info.json) from videos, poses and captions."""
-    not_built("yumebench data build", 4)
+def build(
+    inputs: Path = typer.Argument(
+        ..., help="Manifest (.csv/.jsonl/.parquet), YUME-layout folder, or folder of videos."
+    ),
+    out: Path = typer.Option(..., "--out", "-o", help="Dataset directory to write (reruns resume here)."),
+    fps: float = typer.Option(16.0, help="Resample clips to this frame rate."),
+    min_frames: int = typer.Option(33, help="Shortest run of constant action kept (source frames)."),
+    max_frames: int = typer.Option(0, help="Split longer runs into pieces of at most this many frames (0: no cap)."),
+    window_frames: int = typer.Option(0, help="Videos without poses: fixed windows of this many frames (0: whole)."),
+    stride: int = typer.Option(1, min=1, help="Decode actions from every N-th pose."),
+    wording: str = typer.Option("yume", help="Wording of generated action descriptions: yume, paper or 5b."),
+    image_format: str = typer.Option("png", help="First-frame encoding: png or jpeg."),
+    materialize: bool = typer.Option(False, help="Also write every clip as an mp4 under videos/."),
+    world_to_camera: bool = typer.Option(False, help="Pose files hold world-to-camera matrices."),
+    opengl: bool = typer.Option(False, help="Pose files use OpenGL camera axes."),
+    workers: int = typer.Option(1, min=1, help="Parallel workers (processes, or Ray tasks)."),
+    backend: str = typer.Option("local", help="local (process pool) or ray (Ray Data; pip install 'yumebench[ray]')."),
+    rows_per_file: int = typer.Option(1000, min=1, help="Clips per parquet file."),
+    overwrite: bool = typer.Option(False, help="Delete --out first instead of resuming."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Build the mixed T2V/I2V training set: clips with keyboard/mouse labels, event/action captions
+    and first frames, as parquet (data/), meta/info.json, meta/stats.json and quarantine.jsonl.
+
+    Bad inputs (undecodable video, missing or NaN poses, pose/frame count mismatch, empty or non-UTF-8
+    caption, duplicates) go to quarantine.jsonl with a one-line reason; the rest is built. The exit
+    code is the number of quarantined inputs (at most 100). Rerunning the same command after an
+    interruption resumes; the same inputs and flags give byte-identical parquet.
+
+    Example: yumebench data build manifest.csv --out dataset --workers 2
+    """
+    import shlex
+    import sys
+
+    from data_pipeline.builder import BuildError, exit_code
+    from data_pipeline.builder import build as run_build
+    from data_pipeline.inputs import InputError
+    from data_pipeline.process import BuildConfig
+
+    try:
+        config = BuildConfig(
+            fps=fps,
+            min_frames=min_frames,
+            max_frames=max_frames or None,
+            window_frames=window_frames,
+            stride=stride,
+            wording=wording,
+            image_format=image_format,
+            materialize=materialize,
+            world_to_camera=world_to_camera,
+            opengl=opengl,
+        )
+        report = run_build(
+            inputs,
+            out,
+            config,
+            workers=workers,
+            backend=backend,
+            rows_per_file=rows_per_file,
+            overwrite=overwrite,
+            progress=not quiet,
+            command=shlex.join(["yumebench", *sys.argv[1:]]),
+        )
+    except (ValueError, InputError, BuildError) as e:
+        fail(str(e))
+    for q in report.quarantine:
+        err_console.print(f"quarantined [{q['stage']}] {q['reason']}", markup=False)
+    typer.echo(
+        f"{report.num_clips} clips from {report.num_inputs - report.num_quarantined} of {report.num_inputs} inputs "
+        f"({report.num_skipped} already done, {report.num_quarantined} quarantined, "
+        f"{report.caption_conflicts} clips whose caption contradicts the poses) -> {out}"
+    )
+    raise typer.Exit(exit_code(report))
 
 
 @app.command()
-def validate() -> None:
-    """Check a built dataset: schema, referenced files, frame ranges."""
-    not_built("yumebench data validate", 4)
+def validate(
+    root: Path = typer.Argument(..., help="A dataset built by 'yumebench data build'."),
+    skip_videos: bool = typer.Option(False, help="Do not probe the source videos."),
+) -> None:
+    """Check a built dataset: schema, referenced files exist, frame ranges inside the videos, counts.
+
+    Exit 0 when sound, 1 with one line per problem.
+
+    Example: yumebench data validate dataset
+    """
+    from data_pipeline.validate import validate as run_validate
+
+    problems = run_validate(root, check_videos=not skip_videos)
+    for p in problems:
+        err_console.print(p, markup=False)
+    if problems:
+        raise typer.Exit(1)
+    typer.echo(f"{root}: ok")
 
 
 @app.command()
-def stats() -> None:
-    """Print the summary of a built dataset."""
-    not_built("yumebench data stats", 4)
+def stats(
+    root: Path = typer.Argument(..., help="A dataset built by 'yumebench data build'."),
+    as_json: bool = typer.Option(False, "--json", help="Print meta/stats.json as is."),
+) -> None:
+    """Print the summary of a built dataset: clips, label histogram, clip lengths, quarantine.
+
+    Example: yumebench data stats dataset
+    """
+    from data_pipeline.validate import load_stats
+
+    try:
+        data = load_stats(root)
+    except FileNotFoundError as e:
+        fail(str(e))
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    frames = data["clip_frames"]
+    typer.echo(f"clips: {data['num_clips']}  (unlabelled {data['unlabelled_clips']})")
+    typer.echo(
+        f"frames per clip: min {frames['min']}  median {frames['p50']}  p90 {frames['p90']}  max {frames['max']}"
+    )
+    typer.echo(f"quarantined inputs: {data['quarantined']}  {data['quarantine_stages']}")
+    typer.echo(f"captions contradicting poses: {data['caption_conflicts']}")
+    typer.echo("labels:")
+    for label, count in data["labels"].items():
+        typer.echo(f"  {label:<10} {count}")

@@ -1,0 +1,122 @@
+"""The dataset format: parquet schema, directory layout and ``meta/info.json``, in one place.
+
+Layout (LeRobot-style: parquet + videos + ``meta/info.json``)::
+
+    <root>/meta/info.json            format version, fps, counts, vocabulary, wording, build command
+    <root>/meta/stats.json           label histogram, clip lengths, quarantine count
+    <root>/meta/labels.png           chart of the label distribution
+    <root>/data/chunk-XXX/file-YYY.parquet
+    <root>/videos/chunk-XXX/<clip_id>.mp4   only with --materialize
+    <root>/quarantine.jsonl          inputs that could not be used: input, stage, reason
+    <root>/.build/                   per-input work files that make a rerun resume
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+
+from data_pipeline.layout import (  # noqa: F401  (re-exported: one home for the layout)
+    CHART_PATH,
+    DATA_PATH,
+    FILES_PER_CHUNK,
+    FORMAT_VERSION,
+    INFO_PATH,
+    QUARANTINE_PATH,
+    STATS_PATH,
+    VIDEO_PATH,
+)
+
+CLIP_SCHEMA = pa.schema(
+    [
+        pa.field("clip_id", pa.string(), nullable=False),  # "<input id>-<clip index>", stable across runs
+        pa.field("source_video", pa.string(), nullable=False),  # absolute path of the input video
+        pa.field("source", pa.string()),  # free-form origin tag from the manifest (e.g. "sekai", "event")
+        pa.field("start_frame", pa.int64(), nullable=False),  # first source frame of the clip
+        pa.field("end_frame", pa.int64(), nullable=False),  # one past the last source frame
+        pa.field("source_fps", pa.float64(), nullable=False),
+        pa.field("fps", pa.float64(), nullable=False),  # the clip's frame rate after resampling
+        pa.field("num_frames", pa.int64(), nullable=False),  # frames after resampling to fps
+        pa.field("width", pa.int64(), nullable=False),
+        pa.field("height", pa.int64(), nullable=False),
+        pa.field("keys", pa.string()),  # null when neither poses nor caption give the action
+        pa.field("mouse", pa.string()),
+        pa.field("label_source", pa.string(), nullable=False),  # "poses", "caption" or "none"
+        pa.field("distance", pa.float64()),  # speed fields (yumebench.poses.speed_fields); null without poses
+        pa.field("turn_speed", pa.float64()),
+        pa.field("rotation_speed", pa.float64()),
+        pa.field("event_text", pa.string(), nullable=False),  # caption minus its action sentences
+        pa.field("action_text", pa.string()),  # action description in the dataset's wording
+        pa.field("caption", pa.string()),  # the caption as given
+        pa.field("caption_conflict", pa.bool_(), nullable=False),  # caption states an action the poses deny
+        pa.field("tasks", pa.list_(pa.string()), nullable=False),  # subset of ["t2v", "i2v"]
+        pa.field("first_frame", pa.binary(), nullable=False),  # PNG or JPEG bytes of start_frame
+        pa.field("first_frame_format", pa.string(), nullable=False),
+        pa.field("video", pa.string()),  # materialized clip, relative to the root; null by default
+        pa.field("split", pa.string(), nullable=False),
+    ]
+)
+
+
+@dataclass
+class DatasetInfo:
+    """``meta/info.json``."""
+
+    format_version: str = FORMAT_VERSION
+    fps: float = 16.0
+    wording: str = "yume"
+    min_frames: int = 33
+    max_frames: int | None = None
+    num_clips: int = 0
+    num_inputs: int = 0
+    num_quarantined: int = 0
+    num_files: int = 0
+    splits: dict[str, int] = field(default_factory=dict)
+    tasks: dict[str, int] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)
+    mouse: list[str] = field(default_factory=list)
+    data_path: str = DATA_PATH
+    video_path: str | None = None
+    features: dict[str, str] = field(default_factory=dict)
+    build_command: str = ""
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.format_version.split(".")[0] != FORMAT_VERSION.split(".")[0]:
+            raise ValueError(f"dataset format {self.format_version} is not readable by this version ({FORMAT_VERSION})")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> DatasetInfo:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def save(self, root: Path) -> None:
+        write_json_atomic(root / INFO_PATH, self.to_dict())
+
+    @classmethod
+    def load(cls, root: str | Path) -> DatasetInfo:
+        path = Path(root) / INFO_PATH
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: not a yumebench dataset (no meta/info.json)")
+        return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def schema_features() -> dict[str, str]:
+    return {f.name: str(f.type) for f in CLIP_SCHEMA}
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def data_files(root: str | Path) -> list[Path]:
+    return sorted(Path(root).glob("data/chunk-*/file-*.parquet"))
