@@ -36,7 +36,7 @@ class SceneConfig:
     ceiling_y: float = -6.0
     num_boxes: int = 14
     seed: int = 0
-    fog_distance: float = 60.0  # fade to grey with distance, which keeps far texture from aliasing
+    fog_distance: float = 80.0  # fade to grey with distance, which keeps far texture from aliasing
 
 
 @dataclass
@@ -88,8 +88,8 @@ class Scene:
         self.texture = _make_texture(rng)
         s, f, ce = c.room_half_size, c.floor_y, c.ceiling_y
         quads = [
-            _Quad(1, f, (-s, -s), (s, s), np.array([0.55, 0.5, 0.45]), 1.5),  # floor (x, z)
-            _Quad(1, ce, (-s, -s), (s, s), np.array([0.6, 0.7, 0.9]), 0.6),  # ceiling / sky
+            _Quad(1, f, (-s, -s), (s, s), np.array([0.55, 0.5, 0.45]), 4.0),  # floor (x, z)
+            _Quad(1, ce, (-s, -s), (s, s), np.array([0.6, 0.7, 0.9]), 1.2),  # ceiling / sky
             _Quad(0, -s, (ce, -s), (f, s), np.array([0.8, 0.5, 0.4]), 1.0),  # walls (y, z) / (x, y)
             _Quad(0, s, (ce, -s), (f, s), np.array([0.4, 0.6, 0.8]), 1.0),
             _Quad(2, -s, (-s, ce), (s, f), np.array([0.5, 0.8, 0.5]), 1.0),
@@ -181,7 +181,9 @@ def rotation_y(angle: float) -> np.ndarray:
     return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
 
 
-def relative_pose(action: Action, step: float = 0.06, turn_deg: float = 1.2) -> np.ndarray:
+def relative_pose(
+    action: Action, step: float = 0.06, turn_deg: float = 1.2, pitch_deg: float | None = None
+) -> np.ndarray:
     """The 4x4 camera motion of one frame under ``action`` (in the current camera's frame).
 
     Rotation is ``Ry(yaw) @ Rx(pitch)``: extrinsic "xyz" Euler angles (pitch, yaw, 0), which is what
@@ -189,8 +191,9 @@ def relative_pose(action: Action, step: float = 0.06, turn_deg: float = 1.2) -> 
     """
     forward, strafe, yaw, pitch = action.components
     turn = math.radians(turn_deg)
+    tilt = math.radians(turn_deg if pitch_deg is None else pitch_deg)
     rel = np.eye(4)
-    rel[:3, :3] = rotation_y(yaw * turn) @ rotation_x(pitch * turn)
+    rel[:3, :3] = rotation_y(yaw * turn) @ rotation_x(pitch * tilt)
     rel[:3, 3] = (strafe * step, 0.0, forward * step)
     return rel
 
@@ -200,11 +203,12 @@ def camera_path(
     step: float = 0.06,
     turn_deg: float = 1.2,
     start: np.ndarray | None = None,
+    pitch_deg: float | None = None,
 ) -> np.ndarray:
     """Camera-to-world poses (len(actions) + 1, 4, 4): one action per frame pair."""
     poses = [np.eye(4) if start is None else np.asarray(start, dtype=np.float64)]
     for a in actions:
-        poses.append(poses[-1] @ relative_pose(a, step, turn_deg))
+        poses.append(poses[-1] @ relative_pose(a, step, turn_deg, pitch_deg))
     return np.stack(poses)
 
 
@@ -245,3 +249,55 @@ def write_sample(
         "caption": out / f"{name}.txt",
         "segments": bounds,
     }
+
+
+DEGRADATIONS = ("blur", "noise", "compression", "flicker")
+
+
+def degrade(frames: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
+    """What generated video does to frames: ``blur`` (Gaussian, sigma 1.2), ``noise`` (Gaussian, sigma 8),
+    ``compression`` (JPEG quality 25 per frame), ``flicker`` (per-frame gain 0.75-1.25 and offset +-12)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    if kind == "blur":
+        return np.stack([cv2.GaussianBlur(f, (0, 0), 1.2) for f in frames])
+    if kind == "noise":
+        noisy = frames.astype(np.float32) + rng.normal(0, 8, size=frames.shape)
+        return np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
+    if kind == "compression":
+        out = []
+        for f in frames:
+            ok, buf = cv2.imencode(".jpg", f, [cv2.IMWRITE_JPEG_QUALITY, 25])
+            out.append(cv2.imdecode(buf, cv2.IMREAD_UNCHANGED))
+        return np.stack(out)
+    if kind == "flicker":
+        gain = rng.uniform(0.75, 1.25, size=(len(frames), 1, 1, 1))
+        offset = rng.uniform(-12, 12, size=(len(frames), 1, 1, 1))
+        return np.clip(frames.astype(np.float32) * gain + offset + 0.5, 0, 255).astype(np.uint8)
+    raise ValueError(f"unknown degradation {kind!r}; expected one of {', '.join(DEGRADATIONS)}")
+
+
+def random_segment_video(
+    actions: Sequence[Action],
+    seed: int,
+    frames_per_segment: int = 32,
+    width: int = 288,
+    height: int = 160,
+) -> tuple[np.ndarray, list[dict]]:
+    """Frames of consecutive segments with the given actions, at random speeds (0.03-0.09 units, yaw
+    0.3-1.5 and pitch 0.3-0.6 degrees per frame, so the view never ends up staring at the floor), a random
+    scene and a random heading; returns (frames, segments)."""
+    rng = np.random.default_rng(seed)
+    step, turn = float(rng.uniform(0.03, 0.09)), float(rng.uniform(0.3, 1.5))
+    tilt = float(rng.uniform(0.3, 0.6))
+    start = np.eye(4)
+    start[:3, :3] = rotation_y(float(rng.uniform(-math.pi, math.pi)))
+    per_pair = [a for a in actions for _ in range(frames_per_segment)][: len(actions) * frames_per_segment - 1]
+    c2w = camera_path(per_pair, step=step, turn_deg=turn, start=start, pitch_deg=tilt)
+    scene = Scene(SceneConfig(width=width, height=height, seed=int(rng.integers(0, 10_000))))
+    segments = [
+        {"start": i * frames_per_segment, "end": (i + 1) * frames_per_segment, "keys": a.keys, "mouse": a.mouse}
+        for i, a in enumerate(actions)
+    ]
+    return scene.render_video(c2w), segments

@@ -23,8 +23,9 @@ def test_write_probe_read_round_trip(clip, backend):
     assert info.backend == backend and info.duration == pytest.approx(1.5)
     decoded, _ = read_frames(path, backend=backend)
     assert decoded.shape == frames.shape and decoded.dtype == np.uint8
-    # H.264 at crf 18 is near-lossless on this texture.
-    assert np.abs(decoded.astype(int) - frames).mean() < 4.0
+    # H.264 at crf 18 on a tiny, busy texture: small loss; a channel swap or a frame shift costs > 30.
+    assert np.abs(decoded.astype(int) - frames).mean() < 8.0
+    assert np.abs(decoded[1:].astype(int) - frames[:-1]).mean() > 2 * np.abs(decoded.astype(int) - frames).mean()
     sampled, _ = read_frames(path, [7, 0, 7, 23], backend=backend)
     np.testing.assert_array_equal(sampled, decoded[[7, 0, 7, 23]])
 

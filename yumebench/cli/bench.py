@@ -6,9 +6,11 @@ Examples:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
-from yumebench.cli._common import not_built
+from yumebench.cli._common import err_console, fail, not_built
 
 app = typer.Typer(
     help=(
@@ -21,15 +23,99 @@ app = typer.Typer(
 
 
 @app.command()
-def run() -> None:
-    """Score every video of a benchmark spec on the chosen dimensions."""
-    not_built("yumebench bench run", 5)
+def run(
+    spec: Path = typer.Option(..., help="Benchmark spec (JSONL): id, video, prompt, image, segments."),
+    videos: Path = typer.Option(..., help="Folder the spec's video paths are relative to."),
+    out: Path = typer.Option(Path("results.json"), help="Results JSON (VBench layout + meta); a .csv lands beside it."),
+    dims: str = typer.Option("instruction_following", help="Comma-separated dimensions; 'all' for every one."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+    batch_size: int = typer.Option(16, min=1, help="Frames per backbone batch."),
+    workers: int = typer.Option(1, min=1, help="Videos scored in parallel (processes)."),
+    weights: Path = typer.Option(None, envvar="YUMEBENCH_WEIGHTS", help="Folder of model weights (bench weights)."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Score every video of a spec on the chosen dimensions; resumable, one decode per video.
+
+    Writes OUT (VBench's layout: {dim: [score, [per-video entries]]} plus "meta") and OUT with .csv.
+    Bad items (missing or corrupt video, malformed line, segment past the end, unknown action) get one
+    line each and the rest is scored; the exit code is the number of failed items (at most 100).
+
+    Example: yumebench bench run --spec spec.jsonl --videos generated/ --out results.json
+    """
+    from yumebench.bench.runner import BenchConfig, run_bench
+    from yumebench.bench.spec import SpecError
+    from yumebench.metrics import DIMENSIONS
+
+    names = DIMENSIONS.names() if dims == "all" else [d.strip() for d in dims.split(",") if d.strip()]
+    for name in names:
+        try:
+            DIMENSIONS.get(name)
+        except KeyError as e:
+            fail(str(e.args[0]))
+    config = BenchConfig(
+        dims=names,
+        device=device,
+        batch_size=batch_size,
+        workers=workers,
+        weights_dir=str(weights) if weights else None,
+        progress=not quiet,
+    )
+    try:
+        report = run_bench(spec, videos, out, config)
+    except SpecError as e:
+        fail(str(e))
+    for f in report.failed:
+        err_console.print(f"failed {f['id']}: {f['error']}", markup=False)
+    for name, why in report.skipped.items():
+        err_console.print(f"skipped {name}: {why}", markup=False)
+    _print_summary(report.results)
+    typer.echo(f"results: {out} and {out.with_suffix('.csv')}")
+    raise typer.Exit(min(len(report.failed), 100))
+
+
+def _print_summary(results: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="Yume-Bench")
+    table.add_column("dimension")
+    table.add_column("score", justify="right")
+    table.add_column("videos", justify="right")
+    for name, (score, rows) in ((k, v) for k, v in results.items() if k != "meta"):
+        table.add_row(name, "n/a" if score is None else f"{score:.4f}", str(len(rows)))
+    for name in results["meta"].get("skipped", {}):
+        table.add_row(name, "skipped", "0")
+    Console().print(table)
+    summary = results["meta"].get("summary", {}).get("instruction_following")
+    if summary and summary.get("segments"):
+        comp = "  ".join(f"{k} {v:.3f}" for k, v in summary["component_accuracy"].items())
+        typer.echo(f"instruction_following per component: {comp}")
 
 
 @app.command()
-def spec() -> None:
-    """Write a benchmark spec from a suite and a folder of generated videos."""
-    not_built("yumebench bench spec", 5)
+def spec(
+    videos: Path = typer.Option(..., help="Folder of generated videos named <id>.mp4."),
+    out: Path = typer.Option(Path("spec.jsonl"), help="Spec file to write."),
+    suite: str = typer.Option("yume-bench", help="Suite name (yumebench/suites/)."),
+) -> None:
+    """Write a benchmark spec from a suite and a folder of generated videos (<id>.mp4).
+
+    The Yume-Bench suite: 70 items (63 Sekai-Real-HQ clips + 7 images), 544x960, 16 fps, 96 frames =
+    three 32-frame chunks, one commanded action per item.
+
+    Example: yumebench bench spec --videos generated/ --out spec.jsonl
+    """
+    from yumebench.bench.spec import write_spec
+    from yumebench.bench.suites import spec_from_suite
+
+    try:
+        items, missing = spec_from_suite(suite, videos)
+    except KeyError as e:
+        fail(str(e.args[0]))
+    if not items:
+        fail(f"{videos}: none of the {len(missing)} {suite} videos (<id>.mp4) is there")
+    write_spec(items, out)
+    typer.echo(f"{out}: {len(items)} items" + (f"; missing videos: {', '.join(missing)}" if missing else ""))
 
 
 @app.command()

@@ -1,0 +1,143 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from yumebench.actions import Action
+from yumebench.bench import runner as runner_mod
+from yumebench.bench.runner import BenchConfig, run_bench
+from yumebench.bench.suites import load_suite
+from yumebench.cli import app
+from yumebench.result_schema import ResultsError, dimension_scores, load_results
+from yumebench.synthetic import random_segment_video
+from yumebench.video import write_mp4
+
+cli = CliRunner()
+ACTIONS = [
+    [Action("W+A", "·"), Action("W+A", "·"), Action("W+A", "→")],
+    [Action("None", "→"), Action("S", "·"), Action("D", "↑")],
+    [Action("W", "←"), Action("None", "·"), Action("A", "↓")],
+]
+
+
+@pytest.fixture(scope="module")
+def bench_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bench")
+    items = []
+    for v, acts in enumerate(ACTIONS):
+        frames, segs = random_segment_video(acts, seed=900 + v, width=224, height=128)
+        write_mp4(root / f"v{v}.mp4", frames, 16)
+        items.append({"id": f"v{v}", "video": f"v{v}.mp4", "prompt": "a walk", "segments": segs})
+    (root / "spec.jsonl").write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))
+    (root / "corrupt.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
+    bad = [
+        {"id": "missing", "video": "nope.mp4", "segments": items[0]["segments"]},
+        {"id": "corrupt", "video": "corrupt.mp4", "segments": items[0]["segments"]},
+        {"id": "past", "video": "v0.mp4", "segments": [{"start": 0, "end": 500, "keys": "W", "mouse": "·"}]},
+        {"id": "unknown", "video": "v0.mp4", "segments": [{"start": 0, "end": 32, "keys": "Q", "mouse": "·"}]},
+    ]
+    (root / "mixed.jsonl").write_text(
+        "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items + bad) + "{not json\n"
+    )
+    return root
+
+
+def test_scores_and_schema(bench_dir, tmp_path):
+    report = run_bench(bench_dir / "spec.jsonl", bench_dir, tmp_path / "r.json", BenchConfig(progress=False))
+    results = load_results(tmp_path / "r.json")
+    score, rows = results["instruction_following"]
+    assert score == pytest.approx(1.0) and len(rows) == 3 and report.failed == []
+    for row in rows:
+        assert row["video_path"].endswith(".mp4") and len(row["segments"]) == 3
+        seg = row["segments"][0]
+        assert set(seg) >= {"start", "end", "expected", "predicted", "correct", "confidence"}
+    meta = results["meta"]
+    assert meta["n_samples"] == {"original": 3, "effective": 3} and meta["dimensions"] == ["instruction_following"]
+    assert set(meta["summary"]["instruction_following"]["component_accuracy"]) == {"forward", "strafe", "yaw", "pitch"}
+    assert (tmp_path / "r.csv").read_text().splitlines()[0] == "id,video_path,instruction_following"
+
+
+def test_same_scores_across_runs_and_workers(bench_dir, tmp_path):
+    a = run_bench(bench_dir / "spec.jsonl", bench_dir, tmp_path / "a.json", BenchConfig(progress=False)).results
+    two = BenchConfig(progress=False, workers=2)
+    b = run_bench(bench_dir / "spec.jsonl", bench_dir, tmp_path / "b.json", two).results
+    rows_a, rows_b = a["instruction_following"][1], b["instruction_following"][1]
+    assert [r["id"] for r in rows_a] == [r["id"] for r in rows_b]
+    for ra, rb in zip(rows_a, rows_b, strict=True):
+        assert ra["video_results"] == pytest.approx(rb["video_results"], abs=1e-6)
+        assert [s["motion"] for s in ra["segments"]] == [s["motion"] for s in rb["segments"]]
+
+
+def test_resume_scores_nothing_twice(bench_dir, tmp_path, monkeypatch):
+    out = tmp_path / "r.json"
+    run_bench(bench_dir / "spec.jsonl", bench_dir, out, BenchConfig(progress=False))
+    first = load_results(out)
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a finished video was scored again")
+
+    monkeypatch.setattr(runner_mod, "score_item", boom)
+    run_bench(bench_dir / "spec.jsonl", bench_dir, out, BenchConfig(progress=False))
+    assert load_results(out)["instruction_following"] == first["instruction_following"]
+
+
+def test_bad_items_are_reported_and_the_rest_scored(bench_dir, tmp_path):
+    result = cli.invoke(
+        app,
+        [
+            "bench",
+            "run",
+            "--spec",
+            str(bench_dir / "mixed.jsonl"),
+            "--videos",
+            str(bench_dir),
+            "--out",
+            str(tmp_path / "r.json"),
+            "--quiet",
+        ],
+    )
+    assert result.exit_code == 5, result.output
+    failed = load_results(tmp_path / "r.json")["meta"]["failed"]
+    reasons = {f["id"]: f["error"] for f in failed}
+    assert "not found" in reasons["missing"] and "corrupt.mp4" in reasons["corrupt"]
+    assert "past the video's end" in reasons["past"] and "unknown keys 'Q'" in reasons["unknown"]
+    assert any("malformed JSON" in e for e in reasons.values())
+    assert all("\n" not in e for e in reasons.values())
+    assert len(load_results(tmp_path / "r.json")["instruction_following"][1]) == 3
+
+
+def test_empty_spec_and_unknown_dimension(tmp_path):
+    (tmp_path / "empty.jsonl").write_text("\n")
+    result = cli.invoke(app, ["bench", "run", "--spec", str(tmp_path / "empty.jsonl"), "--videos", str(tmp_path)])
+    assert result.exit_code == 2 and "empty spec" in result.output
+    argv = ["bench", "run", "--spec", str(tmp_path / "empty.jsonl"), "--videos", str(tmp_path)]
+    result = cli.invoke(app, [*argv, "--dims", "instruction_folowing"])
+    assert result.exit_code == 2 and "did you mean 'instruction_following'" in result.output
+
+
+def test_vbench_results_import(tmp_path):
+    vb = {"subject_consistency": [0.93, [{"video_path": "a.mp4", "video_results": 0.93}]]}
+    (tmp_path / "vb.json").write_text(json.dumps(vb))
+    loaded = load_results(tmp_path / "vb.json")
+    assert loaded["meta"]["source"] == "vbench" and dimension_scores(loaded) == {"subject_consistency": 0.93}
+    (tmp_path / "bad.json").write_text('{"x": 1}')
+    with pytest.raises(ResultsError, match="bad.json"):
+        load_results(tmp_path / "bad.json")
+
+
+def test_yume_bench_suite_and_spec_command(tmp_path):
+    suite = load_suite("yume-bench")
+    items = suite["items"]
+    assert len(items) == 70 and suite["protocol"]["num_frames"] == 96
+    counts = {}
+    for item in items:
+        seg = item["segments"][0]
+        counts[(seg["keys"], seg["mouse"])] = counts.get((seg["keys"], seg["mouse"]), 0) + 1
+        assert [s["end"] for s in item["segments"]] == [32, 64, 96]
+    assert counts[("W+A", "·")] == 29 and counts[("W+A", "→")] == 17 and counts[("None", "↓")] == 2
+    assert sum(i["source"].startswith("rare-action") for i in items) == 7
+    (tmp_path / "yb-001.mp4").write_bytes(b"")
+    (tmp_path / "yb-070.mp4").write_bytes(b"")
+    result = cli.invoke(app, ["bench", "spec", "--videos", str(tmp_path), "--out", str(tmp_path / "s.jsonl")])
+    assert result.exit_code == 0 and "2 items" in result.output
+    assert [json.loads(line)["id"] for line in (tmp_path / "s.jsonl").read_text().splitlines()] == ["yb-001", "yb-070"]

@@ -1,0 +1,1 @@
+"""Yume-Bench: specs, suites and the runner that scores videos on every registered dimension."""

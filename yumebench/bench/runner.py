@@ -1,0 +1,227 @@
+"""``yumebench bench run``: decode each video once, score it on every chosen dimension, write results.
+
+Resumable: each scored (video, dimension) is appended to ``<out>.cache.jsonl`` as it finishes, keyed
+by the dimension's name, version and config and by the video file's size and mtime; a rerun scores
+only what is missing. Deterministic: results are assembled in spec order, whatever ``--workers``.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+import math
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from yumebench import __version__
+from yumebench.bench.spec import SpecItem, read_spec
+from yumebench.metrics import DIMENSIONS, Dimension, MissingWeights
+from yumebench.result_schema import SCHEMA_VERSION
+from yumebench.video import VideoError, read_frames
+
+
+@dataclass
+class BenchConfig:
+    dims: list[str] = field(default_factory=lambda: ["instruction_following"])
+    device: str = "cpu"
+    batch_size: int = 16
+    workers: int = 1
+    weights_dir: str | None = None
+    seed: int = 0
+    progress: bool = True
+
+    def dimension_kwargs(self) -> dict:
+        return {"device": self.device, "batch_size": self.batch_size, "weights_dir": self.weights_dir}
+
+
+@dataclass
+class BenchReport:
+    results: dict
+    failed: list[dict]
+    skipped: dict[str, str]
+
+
+def _file_key(path: Path) -> str:
+    st = path.stat()
+    return f"{st.st_size}-{int(st.st_mtime_ns)}"
+
+
+def _cache_key(dim: Dimension, item: SpecItem, video: Path) -> str:
+    payload = json.dumps(
+        [dim.name, dim.version, dim.config(), item.to_dict(), str(video.resolve()), _file_key(video)],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha1(payload.encode()).hexdigest()
+
+
+_WORKER_DIMS: dict[str, Dimension] = {}
+
+
+def _worker_dims(names: list[str], kwargs: dict) -> dict[str, Dimension]:
+    """Dimensions built once per process (backbones load once, not per video)."""
+    for name in names:
+        if name not in _WORKER_DIMS:
+            _WORKER_DIMS[name] = DIMENSIONS.build(name, **kwargs)
+    return {n: _WORKER_DIMS[n] for n in names}
+
+
+def score_item(item: SpecItem, video: str, names: list[str], kwargs: dict) -> dict:
+    """Decode one video once and score it on ``names``; never raises (errors come back as data)."""
+    dims = _worker_dims(names, kwargs)
+    try:
+        frames, info = read_frames(video)
+    except VideoError as e:
+        return {"id": item.id, "error": str(e)}
+    for i, seg in enumerate(item.segments):
+        if seg["end"] > len(frames):
+            return {
+                "id": item.id,
+                "error": f"{item.id}: segment {i} [{seg['start']}, {seg['end']}) is past the video's end "
+                f"({len(frames)} frames)",
+            }
+    entries, seconds = {}, {}
+    for name, dim in dims.items():
+        if dim.requirements.uses_segments and not item.segments:
+            entries[name] = {"video_results": None, "note": "no segments in the spec"}
+            continue
+        t0 = time.perf_counter()
+        try:
+            entries[name] = dim.score_video(frames, item.to_dict())
+        except Exception as e:  # one dimension failing must not lose the others
+            entries[name] = {"video_results": None, "error": f"{type(e).__name__}: {e}".splitlines()[0]}
+        seconds[name] = time.perf_counter() - t0
+    return {"id": item.id, "entries": entries, "seconds": seconds, "frames": len(frames)}
+
+
+def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: BenchConfig | None = None) -> BenchReport:
+    config = config or BenchConfig()
+    spec, videos, out = Path(spec), Path(videos), Path(out)
+    items, failed = read_spec(spec)
+    kwargs = config.dimension_kwargs()
+    dims: dict[str, Dimension] = {}
+    skipped: dict[str, str] = {}
+    for name in config.dims:
+        try:
+            dims[name] = DIMENSIONS.build(name, **kwargs)
+        except MissingWeights as e:
+            skipped[name] = str(e)
+    names = list(dims)
+
+    cache_path = out.with_name(out.name + ".cache.jsonl")
+    cache: dict[str, dict] = {}
+    if cache_path.exists():
+        for line in cache_path.read_text(encoding="utf-8").splitlines():
+            try:
+                rec = json.loads(line)
+                cache[rec["key"]] = rec
+            except (json.JSONDecodeError, KeyError):
+                continue  # a line cut by a kill: that video is simply scored again
+
+    entries: dict[str, dict[str, dict]] = {}
+    seconds = {n: 0.0 for n in names}
+    todo = []
+    for item in items:
+        video = videos / item.video
+        if not video.exists():
+            failed.append({"id": item.id, "video": str(video), "error": f"{video}: video not found"})
+            continue
+        keys = {n: _cache_key(dims[n], item, video) for n in names}
+        done = {n: cache[k]["entry"] for n, k in keys.items() if k in cache}
+        entries[item.id] = done
+        missing = [n for n in names if n not in done]
+        if missing:
+            todo.append((item, video, missing, keys))
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(todo), unit="video", desc="bench", disable=not config.progress)
+    with cache_path.open("a", encoding="utf-8") as cache_file:
+
+        def collect(item: SpecItem, keys: dict, result: dict) -> None:
+            if "error" in result:
+                failed.append({"id": item.id, "video": item.video, "error": result["error"]})
+                entries.pop(item.id, None)
+                return
+            for n, entry in result["entries"].items():
+                entries[item.id][n] = entry
+                seconds[n] += result["seconds"].get(n, 0.0)
+                if entry.get("error") is None:
+                    rec = {"key": keys[n], "id": item.id, "dim": n, "entry": entry}
+                    cache_file.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            cache_file.flush()
+            bar.update()
+
+        if config.workers <= 1 or len(todo) <= 1:
+            for item, video, missing, keys in todo:
+                collect(item, keys, score_item(item, str(video), missing, kwargs))
+        else:
+            with ProcessPoolExecutor(config.workers, mp_context=get_context("spawn")) as pool:
+                futures = {
+                    pool.submit(score_item, item, str(video), missing, kwargs): (item, keys)
+                    for item, video, missing, keys in todo
+                }
+                for fut in as_completed(futures):
+                    item, keys = futures[fut]
+                    collect(item, keys, fut.result())
+    bar.close()
+
+    order = {item.id: i for i, item in enumerate(items)}
+    failed.sort(key=lambda f: order.get(f["id"], -1))
+    results: dict = {}
+    scored_ids = [item.id for item in items if item.id in entries]
+    for n, dim in dims.items():
+        rows = []
+        for item in items:
+            if item.id not in entries or n not in entries[item.id]:
+                continue
+            entry = entries[item.id][n]
+            rows.append({"video_path": str(videos / item.video), "id": item.id, **entry})
+        score = dim.aggregate(rows)
+        results[n] = [None if math.isnan(score) else score, rows]
+    results["meta"] = {
+        "schema_version": SCHEMA_VERSION,
+        "toolkit_version": __version__,
+        "source": "yumebench",
+        "spec": str(spec),
+        "spec_sha256": hashlib.sha256(spec.read_bytes()).hexdigest(),
+        "dimensions": names,
+        "skipped": skipped,
+        "device": config.device,
+        "dtype": "float32" if config.device == "cpu" else "bfloat16",
+        "seed": config.seed,
+        "n_samples": {
+            "original": len(items) + sum(1 for f in failed if f["id"] not in order),
+            "effective": len(scored_ids),
+        },
+        "failed": failed,
+        "seconds_per_dimension": {n: round(s, 3) for n, s in seconds.items()},
+        "dimension_versions": {n: d.version for n, d in dims.items()},
+        "dimension_config": {n: d.config() for n, d in dims.items()},
+        "weights": {n: d.weight_checksums() for n, d in dims.items()},
+        "summary": {n: d.summary(results[n][1]) for n, d in dims.items()},
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+    _write_outputs(results, out, names)
+    return BenchReport(results=results, failed=failed, skipped=skipped)
+
+
+def _write_outputs(results: dict, out: Path, names: list[str]) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp")
+    tmp.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=float) + "\n", encoding="utf-8")
+    os.replace(tmp, out)
+    table: dict[str, dict] = {}
+    for n in names:
+        for row in results[n][1]:
+            table.setdefault(row["id"], {"id": row["id"], "video_path": row["video_path"]})[n] = row["video_results"]
+    with out.with_suffix(".csv").open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=["id", "video_path", *names])
+        writer.writeheader()
+        writer.writerows(table.values())

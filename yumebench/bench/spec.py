@@ -1,0 +1,111 @@
+"""Benchmark specs: JSONL, one item per line.
+
+``{"id": str, "video": path relative to --videos, "prompt": str, "image": optional path,
+"segments": [{"start": 0, "end": 32, "keys": "W+A", "mouse": "·"}, ...]}``; segments are frame ranges
+[start, end) of the generated video with the commanded action.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from yumebench.actions import Action, ActionError, parse_keys, parse_mouse
+
+
+class SpecError(ValueError):
+    """The spec as a whole cannot be used (missing, empty, not JSONL)."""
+
+
+@dataclass
+class SpecItem:
+    id: str
+    video: str
+    prompt: str = ""
+    image: str | None = None
+    segments: list[dict] = field(default_factory=list)
+    line: int = 0
+
+    def to_dict(self) -> dict:
+        return {
+            "id": self.id,
+            "video": self.video,
+            "prompt": self.prompt,
+            "image": self.image,
+            "segments": self.segments,
+        }
+
+
+def parse_item(raw: object, line: int) -> SpecItem:
+    if not isinstance(raw, dict):
+        raise ValueError("not a JSON object")
+    for key in ("id", "video"):
+        if not isinstance(raw.get(key), str) or not raw[key]:
+            raise ValueError(f"missing '{key}'")
+    segments = raw.get("segments", [])
+    if not isinstance(segments, list):
+        raise ValueError("'segments' is not a list")
+    clean = []
+    for i, seg in enumerate(segments):
+        if not isinstance(seg, dict) or not all(k in seg for k in ("start", "end", "keys", "mouse")):
+            raise ValueError(f"segment {i}: needs start, end, keys, mouse")
+        try:
+            start, end = int(seg["start"]), int(seg["end"])
+        except (TypeError, ValueError):
+            raise ValueError(f"segment {i}: start/end are not integers") from None
+        if not 0 <= start < end:
+            raise ValueError(f"segment {i}: empty or negative frame range [{start}, {end})")
+        if end - start < 2:
+            raise ValueError(f"segment {i}: needs at least 2 frames")
+        try:
+            action = Action(parse_keys(str(seg["keys"])), parse_mouse(str(seg["mouse"])))
+        except ActionError as e:
+            raise ValueError(f"segment {i}: {e}") from None
+        clean.append({"start": start, "end": end, "keys": action.keys, "mouse": action.mouse})
+    return SpecItem(
+        id=raw["id"],
+        video=raw["video"],
+        prompt=str(raw.get("prompt") or ""),
+        image=raw.get("image"),
+        segments=clean,
+        line=line,
+    )
+
+
+def read_spec(path: str | Path) -> tuple[list[SpecItem], list[dict]]:
+    """Items and per-line errors ``{"id", "video", "error"}``; raises ``SpecError`` if nothing is usable."""
+    path = Path(path)
+    if not path.exists():
+        raise SpecError(f"{path}: spec not found")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise SpecError(f"{path}: not UTF-8 text") from None
+    items, errors, seen = [], [], set()
+    for n, text in enumerate(lines, start=1):
+        if not text.strip():
+            continue
+        try:
+            raw = json.loads(text)
+        except json.JSONDecodeError as e:
+            errors.append({"id": f"line {n}", "video": None, "error": f"{path}:{n}: malformed JSON ({e.msg})"})
+            continue
+        ident = raw.get("id") if isinstance(raw, dict) else None
+        try:
+            item = parse_item(raw, n)
+        except ValueError as e:
+            errors.append({"id": ident or f"line {n}", "video": None, "error": f"{path}:{n}: {e}"})
+            continue
+        if item.id in seen:
+            errors.append({"id": item.id, "video": item.video, "error": f"{path}:{n}: duplicate id {item.id!r}"})
+            continue
+        seen.add(item.id)
+        items.append(item)
+    if not items and not errors:
+        raise SpecError(f"{path}: empty spec (no items)")
+    return items, errors
+
+
+def write_spec(items: list[dict], path: str | Path) -> None:
+    Path(path).write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")

@@ -1,0 +1,148 @@
+"""``instruction_following``: does the generated camera obey the commanded keys and mouse?
+
+Yume-Bench's IF score was judged by people (``../shared/reference/anchors.md`` §1). Here it is
+computed: per commanded segment, the camera motion is estimated from the frames
+(``yumebench.metrics.camera_motion``) and decoded to keys and mouse with the published rule family
+(``yumebench.poses.action_from_motion``), adapted to what two views can give:
+
+- translation is known only up to scale, so keys fire on the *unit* direction (|x| or |z| above
+  ``direction_threshold``), and only when the segment shows parallax (rotation alone cannot explain
+  the tracks);
+- rotation thresholds are in degrees per frame rather than radians per frame pair.
+
+A segment is correct when all four components (forward/back, left/right, yaw, pitch) match. The
+video score is the fraction of correct segments; the dimension is the mean over videos, with
+per-component and per-class accuracy beside it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from yumebench.actions import COMPONENT_NAMES, Action
+from yumebench.metrics.base import Dimension, Requirements
+from yumebench.metrics.camera_motion import (
+    CameraMotionEstimator,
+    MotionConfig,
+    OpenCVMotionEstimator,
+    SegmentMotion,
+)
+from yumebench.poses import action_from_motion
+
+
+@dataclass
+class IFConfig:
+    direction_threshold: float = 0.3  # on the unit translation direction (x right, z forward)
+    rotation_threshold_deg: float = 0.12  # degrees per frame of yaw or pitch
+    motion: MotionConfig = field(default_factory=MotionConfig)
+
+
+def motion_to_action(motion: SegmentMotion, config: IFConfig) -> tuple[Action, float]:
+    """Decode estimated motion to an action and a confidence in [0, 1] (the smallest relative margin
+    of any component to its threshold)."""
+    x, z = float(motion.direction[0]), float(motion.direction[2])
+    yaw, pitch = motion.yaw_deg_per_frame, motion.pitch_deg_per_frame
+    action = action_from_motion(x, z, yaw, pitch, config.direction_threshold, config.rotation_threshold_deg)
+    margins = [
+        abs(abs(v) - t) / t
+        for v, t in (
+            (x, config.direction_threshold),
+            (z, config.direction_threshold),
+            (yaw, config.rotation_threshold_deg),
+            (pitch, config.rotation_threshold_deg),
+        )
+    ]
+    return action, float(min(1.0, min(margins)))
+
+
+def score_segments(
+    frames: np.ndarray, segments: Sequence[dict], estimator: CameraMotionEstimator, config: IFConfig
+) -> list[dict]:
+    """One result per segment ``{"start", "end", "keys", "mouse"}`` of ``frames`` (T, H, W, 3)."""
+    spans = [(int(seg["start"]), int(seg["end"])) for seg in segments]
+    if hasattr(estimator, "estimate_video"):
+        motions = estimator.estimate_video(frames, spans)
+    else:
+        motions = [estimator.estimate(frames[s:e]) for s, e in spans]
+    out = []
+    for seg, (start, end), motion in zip(segments, spans, motions, strict=True):
+        expected = Action(seg["keys"], seg["mouse"])
+        predicted, confidence = motion_to_action(motion, config)
+        components = {
+            name: e == p for name, e, p in zip(COMPONENT_NAMES, expected.components, predicted.components, strict=True)
+        }
+        out.append(
+            {
+                "start": start,
+                "end": end,
+                "expected": {"keys": expected.keys, "mouse": expected.mouse},
+                "predicted": {"keys": predicted.keys, "mouse": predicted.mouse},
+                "correct": all(components.values()),
+                "components": components,
+                "confidence": round(confidence, 6),
+                "motion": {
+                    "yaw_deg_per_frame": round(motion.yaw_deg_per_frame, 6),
+                    "pitch_deg_per_frame": round(motion.pitch_deg_per_frame, 6),
+                    "direction": [round(float(v), 6) for v in motion.direction],
+                    "translating_fraction": round(motion.translating_fraction, 6),
+                    "static_fraction": round(motion.static_fraction, 6),
+                    "fov_deg": round(motion.fov_deg, 3),
+                },
+            }
+        )
+    return out
+
+
+def video_score(segment_results: Sequence[dict]) -> float:
+    return sum(r["correct"] for r in segment_results) / len(segment_results) if segment_results else math.nan
+
+
+def accuracy_tables(segment_results: Sequence[dict]) -> dict:
+    """Per-component accuracy and per-class (expected keys, expected mouse) accuracy."""
+    comp = {name: float(np.mean([r["components"][name] for r in segment_results])) for name in COMPONENT_NAMES}
+    by_keys: dict[str, list[bool]] = defaultdict(list)
+    by_mouse: dict[str, list[bool]] = defaultdict(list)
+    for r in segment_results:
+        by_keys[r["expected"]["keys"]].append(r["components"]["forward"] and r["components"]["strafe"])
+        by_mouse[r["expected"]["mouse"]].append(r["components"]["yaw"] and r["components"]["pitch"])
+    return {
+        "segments": len(segment_results),
+        "segment_accuracy": float(np.mean([r["correct"] for r in segment_results])) if segment_results else None,
+        "component_accuracy": comp,
+        "keys_accuracy": {k: float(np.mean(v)) for k, v in sorted(by_keys.items())},
+        "mouse_accuracy": {k: float(np.mean(v)) for k, v in sorted(by_mouse.items())},
+        "confusion": dict(Counter(_confusion_label(r) for r in segment_results if not r["correct"])),
+    }
+
+
+def _confusion_label(r: dict) -> str:
+    e, p = r["expected"], r["predicted"]
+    return f"{e['keys']},{e['mouse']} -> {p['keys']},{p['mouse']}"
+
+
+class InstructionFollowing(Dimension):
+    name = "instruction_following"
+    version = "1"
+    requirements = Requirements(frame_size="grey, width 320 (area resize)", uses_segments=True)
+
+    def __init__(
+        self, config: IFConfig | None = None, estimator: CameraMotionEstimator | None = None, **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        self.if_config = config or IFConfig()
+        self.estimator = estimator or OpenCVMotionEstimator(self.if_config.motion)
+
+    def config(self) -> dict:
+        return {"estimator": self.estimator.name, **asdict(self.if_config)}
+
+    def score_video(self, frames: np.ndarray, item: dict) -> dict:
+        segments = score_segments(frames, item["segments"], self.estimator, self.if_config)
+        return {"video_results": video_score(segments), "segments": segments}
+
+    def summary(self, entries: Sequence[dict]) -> dict:
+        return accuracy_tables([s for e in entries for s in e.get("segments", [])])
