@@ -278,16 +278,12 @@ def degrade(frames: np.ndarray, kind: str, seed: int = 0) -> np.ndarray:
     raise ValueError(f"unknown degradation {kind!r}; expected one of {', '.join(DEGRADATIONS)}")
 
 
-def random_segment_video(
-    actions: Sequence[Action],
-    seed: int,
-    frames_per_segment: int = 32,
-    width: int = 288,
-    height: int = 160,
-) -> tuple[np.ndarray, list[dict]]:
-    """Frames of consecutive segments with the given actions, at random speeds (0.03-0.09 units, yaw
-    0.3-1.5 and pitch 0.3-0.6 degrees per frame, so the view never ends up staring at the floor), a random
-    scene and a random heading; returns (frames, segments)."""
+def random_walk(
+    actions: Sequence[Action], seed: int, frames_per_segment: int = 32
+) -> tuple[np.ndarray, list[dict], int]:
+    """A camera path of consecutive segments with the given actions, at random speeds (0.03-0.09 units,
+    yaw 0.3-1.5 and pitch 0.3-0.6 degrees per frame, so the view never ends up staring at the floor)
+    and a random heading; returns (c2w, segments, scene seed)."""
     rng = np.random.default_rng(seed)
     step, turn = float(rng.uniform(0.03, 0.09)), float(rng.uniform(0.3, 1.5))
     tilt = float(rng.uniform(0.3, 0.6))
@@ -295,9 +291,21 @@ def random_segment_video(
     start[:3, :3] = rotation_y(float(rng.uniform(-math.pi, math.pi)))
     per_pair = [a for a in actions for _ in range(frames_per_segment)][: len(actions) * frames_per_segment - 1]
     c2w = camera_path(per_pair, step=step, turn_deg=turn, start=start, pitch_deg=tilt)
-    scene = Scene(SceneConfig(width=width, height=height, seed=int(rng.integers(0, 10_000))))
     segments = [
         {"start": i * frames_per_segment, "end": (i + 1) * frames_per_segment, "keys": a.keys, "mouse": a.mouse}
         for i, a in enumerate(actions)
     ]
+    return c2w, segments, int(rng.integers(0, 10_000))
+
+
+def random_segment_video(
+    actions: Sequence[Action],
+    seed: int,
+    frames_per_segment: int = 32,
+    width: int = 288,
+    height: int = 160,
+) -> tuple[np.ndarray, list[dict]]:
+    """Frames of a ``random_walk`` through a random scene; returns (frames, segments)."""
+    c2w, segments, scene_seed = random_walk(actions, seed, frames_per_segment)
+    scene = Scene(SceneConfig(width=width, height=height, seed=scene_seed))
     return scene.render_video(c2w), segments
