@@ -48,9 +48,8 @@ def main() -> None:
     print("condition     segment  forward  strafe   yaw    pitch")
     for kind, t in tables.items():
         c = t["component_accuracy"]
-        print(
-            f"{kind:<12} {t['segment_accuracy']:7.3f}  {c['forward']:6.3f}  {c['strafe']:6.3f}  {c['yaw']:6.3f}  {c['pitch']:6.3f}"
-        )
+        parts = [f"{t['segment_accuracy']:7.3f}", *(f"{c[k]:6.3f}" for k in ("forward", "strafe", "yaw", "pitch"))]
+        print(f"{kind:<12} " + "  ".join(parts))
     print(f"{'shuffled':<12} {accuracy_tables(shuffled)['segment_accuracy']:7.3f}")
     clean = tables["clean"]
     print("keys class accuracy (clean):  " + "  ".join(f"{k} {v:.2f}" for k, v in clean["keys_accuracy"].items()))
