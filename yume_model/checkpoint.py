@@ -1,0 +1,178 @@
+"""Load and save DiT checkpoints: native Wan format (``config.json`` + sharded safetensors, the layout of
+``Wan-AI/Wan2.2-TI2V-5B`` and ``stdstu123/Yume-5B-720P``) and diffusers format (converted on load).
+
+Key renames follow diffusers' ``scripts/convert_wan_to_diffusers.py`` (``backbone.md`` §1.3); note that
+diffusers' block ``norm2`` is the native cross-attention ``norm3``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from yume_model.config import DiTConfig
+from yume_model.transformer import WanDiT, rope_table
+
+WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
+INDEX_NAME = "diffusion_pytorch_model.safetensors.index.json"
+
+_DIFFUSERS_TO_NATIVE = [
+    (r"^condition_embedder\.time_embedder\.linear_1\.", "time_embedding.0."),
+    (r"^condition_embedder\.time_embedder\.linear_2\.", "time_embedding.2."),
+    (r"^condition_embedder\.time_proj\.", "time_projection.1."),
+    (r"^condition_embedder\.text_embedder\.linear_1\.", "text_embedding.0."),
+    (r"^condition_embedder\.text_embedder\.linear_2\.", "text_embedding.2."),
+    (r"\.attn1\.to_out\.0\.", ".self_attn.o."),
+    (r"\.attn2\.to_out\.0\.", ".cross_attn.o."),
+    (r"\.attn1\.to_([qkv])\.", r".self_attn.\1."),
+    (r"\.attn2\.to_([qkv])\.", r".cross_attn.\1."),
+    (r"\.attn1\.norm_([qk])\.", r".self_attn.norm_\1."),
+    (r"\.attn2\.norm_([qk])\.", r".cross_attn.norm_\1."),
+    (r"^(blocks\.\d+)\.norm2\.", r"\1.norm3."),
+    (r"\.ffn\.net\.0\.proj\.", ".ffn.0."),
+    (r"\.ffn\.net\.2\.", ".ffn.2."),
+    (r"^(blocks\.\d+)\.scale_shift_table$", r"\1.modulation"),
+    (r"^proj_out\.", "head.head."),
+    (r"^scale_shift_table$", "head.modulation"),
+]
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that does not match the model; the message names the keys or the file."""
+
+
+def diffusers_to_native(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    out = {}
+    for key, value in state.items():
+        new = key
+        for pattern, repl in _DIFFUSERS_TO_NATIVE:
+            new = re.sub(pattern, repl, new)
+        out[new] = value
+    return out
+
+
+def native_to_diffusers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Inverse of :func:`diffusers_to_native` (used by tests and for exporting)."""
+    reverse = [
+        (r"^time_embedding\.0\.", "condition_embedder.time_embedder.linear_1."),
+        (r"^time_embedding\.2\.", "condition_embedder.time_embedder.linear_2."),
+        (r"^time_projection\.1\.", "condition_embedder.time_proj."),
+        (r"^text_embedding\.0\.", "condition_embedder.text_embedder.linear_1."),
+        (r"^text_embedding\.2\.", "condition_embedder.text_embedder.linear_2."),
+        (r"\.self_attn\.o\.", ".attn1.to_out.0."),
+        (r"\.cross_attn\.o\.", ".attn2.to_out.0."),
+        (r"\.self_attn\.([qkv])\.", r".attn1.to_\1."),
+        (r"\.cross_attn\.([qkv])\.", r".attn2.to_\1."),
+        (r"\.self_attn\.norm_([qk])\.", r".attn1.norm_\1."),
+        (r"\.cross_attn\.norm_([qk])\.", r".attn2.norm_\1."),
+        (r"^(blocks\.\d+)\.norm3\.", r"\1.norm2."),
+        (r"\.ffn\.0\.", ".ffn.net.0.proj."),
+        (r"\.ffn\.2\.", ".ffn.net.2."),
+        (r"^(blocks\.\d+)\.modulation$", r"\1.scale_shift_table"),
+        (r"^head\.head\.", "proj_out."),
+        (r"^head\.modulation$", "scale_shift_table"),
+    ]
+    out = {}
+    for key, value in state.items():
+        new = key
+        for pattern, repl in reverse:
+            new = re.sub(pattern, repl, new)
+        out[new] = value
+    return out
+
+
+def _read_state(folder: Path) -> dict[str, torch.Tensor]:
+    index = folder / INDEX_NAME
+    if index.exists():
+        files = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+    else:
+        files = sorted(p.name for p in folder.glob("*.safetensors"))
+    if not files:
+        raise CheckpointError(f"{folder}: no .safetensors weights")
+    state: dict[str, torch.Tensor] = {}
+    for name in files:
+        path = folder / name
+        if not path.exists():
+            raise CheckpointError(f"{path}: shard listed in the index is missing")
+        state.update(load_file(str(path)))
+    return state
+
+
+def load_checkpoint(
+    path: str | Path, dtype: torch.dtype = torch.float32, device: str = "cpu", text_len: int | None = None
+) -> WanDiT:
+    """A ``WanDiT`` from a native or a diffusers-format folder (or a diffusers repo's ``transformer/``).
+
+    Diffusers configs do not record the text length the pipeline pads to (512 for Wan); pass
+    ``text_len`` for a model trained with another one (padding tokens are not inert: the text
+    embedding maps zeros to its bias path)."""
+    folder = Path(path)
+    if (folder / "transformer" / "config.json").exists():
+        folder = folder / "transformer"
+    config_path = folder / "config.json"
+    if not config_path.exists():
+        raise CheckpointError(f"{folder}: no config.json (expected a Wan or diffusers checkpoint folder)")
+    raw = json.loads(config_path.read_text(encoding="utf-8"))
+    is_diffusers = raw.get("_class_name") == "WanTransformer3DModel"
+    config = DiTConfig.from_diffusers(raw) if is_diffusers else DiTConfig.from_native(raw)
+    if text_len is not None:
+        config.text_len = text_len
+    state = _read_state(folder)
+    if is_diffusers:
+        state = diffusers_to_native(state)
+    with torch.device("meta"):
+        model = WanDiT(config)
+    expected = set(model.state_dict())
+    missing = sorted(expected - set(state))
+    unexpected = sorted(set(state) - expected)
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} keys (first: {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"unexpected {len(unexpected)} keys (first: {', '.join(unexpected[:3])})")
+        raise CheckpointError(f"{folder}: checkpoint does not match the model: {'; '.join(parts)}")
+    for key, value in state.items():
+        if tuple(value.shape) != tuple(model.state_dict()[key].shape):
+            raise CheckpointError(
+                f"{folder}: {key} has shape {tuple(value.shape)}, model expects {tuple(model.state_dict()[key].shape)}"
+            )
+    model.load_state_dict({k: v.to(dtype) for k, v in state.items()}, assign=True)
+    model.rope = rope_table(config.rope_max_len, config.head_dim, config.rope_theta)  # built on meta above
+    return model.to(device)
+
+
+def save_checkpoint(model: WanDiT, path: str | Path, max_shard_bytes: int = 5 << 30) -> Path:
+    """Write the native format: ``config.json`` and safetensors shards with an index."""
+    folder = Path(path)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "config.json").write_text(json.dumps(model.config.to_native(), indent=2) + "\n", encoding="utf-8")
+    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    shards: list[dict[str, torch.Tensor]] = [{}]
+    size = 0
+    for key, value in state.items():
+        nbytes = value.numel() * value.element_size()
+        if shards[-1] and size + nbytes > max_shard_bytes:
+            shards.append({})
+            size = 0
+        shards[-1][key] = value
+        size += nbytes
+    weight_map = {}
+    for i, shard in enumerate(shards):
+        name = (
+            WEIGHTS_NAME
+            if len(shards) == 1
+            else f"diffusion_pytorch_model-{i + 1:05d}-of-{len(shards):05d}.safetensors"
+        )
+        save_file(shard, str(folder / name))
+        weight_map.update({k: name for k in shard})
+    index = {
+        "metadata": {"total_size": sum(v.numel() * v.element_size() for v in state.values())},
+        "weight_map": weight_map,
+    }
+    (folder / INDEX_NAME).write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
+    return folder
