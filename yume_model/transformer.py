@@ -42,22 +42,23 @@ def rope_table(max_len: int, head_dim: int, theta: float = 10000.0) -> torch.Ten
 
 
 def rope_freqs(table: torch.Tensor, positions: torch.Tensor, head_dim: int) -> torch.Tensor:
-    """Per-token complex rotations (L, head_dim // 2) for integer (or fractional) positions (L, 3)."""
+    """Per-token complex rotations (L, head_dim // 2) for positions (L, 3) (frame, row, column).
+
+    Integer positions index the table (exactly Wan's rotations); fractional ones (compressed history
+    tokens sit at the centre of the area they cover) rotate by position x frequency.
+    """
     c = head_dim // 2
     sizes = [c - 2 * (c // 3), c // 3, c // 3]
-    parts = table.split(sizes, dim=1)
-    out = []
-    for axis, part in enumerate(parts):
-        pos = positions[:, axis]
-        lo = pos.floor().long().clamp(0, part.shape[0] - 1)
-        frac = (pos - pos.floor()).to(torch.float64)[:, None]
-        if torch.all(frac == 0):
-            out.append(part[lo])
-        else:  # fractional positions (compressed history): interpolate the angle, keep unit modulus
-            hi = (lo + 1).clamp(max=part.shape[0] - 1)
-            angle = torch.angle(part[lo]) * (1 - frac) + torch.angle(part[hi]) * frac
-            out.append(torch.polar(torch.ones_like(angle), angle))
-    return torch.cat(out, dim=1)
+    positions = positions.to(table.device)
+    if torch.all(positions == positions.round()):
+        idx = positions.long()
+        return torch.cat([part[idx[:, axis]] for axis, part in enumerate(table.split(sizes, dim=1))], dim=1)
+    base = torch.angle(table[1])  # the per-pair frequencies (all below pi, so no wrap-around)
+    angles = torch.cat(
+        [positions[:, axis : axis + 1].to(torch.float64) * part[None] for axis, part in enumerate(base.split(sizes))],
+        dim=1,
+    )
+    return torch.polar(torch.ones_like(angles), angles)
 
 
 def grid_positions(f: int, h: int, w: int, device=None) -> torch.Tensor:

@@ -1,0 +1,289 @@
+"""TSCM: joint temporal-spatial-channel compression of the history (Yume1.5 §4.2, Eq. 3, Fig. 3a/3c).
+
+Two branches, as the paper describes them (``../shared/reference/yume_repo.md`` §5):
+
+- **Temporal-spatial**: history latents beyond the recent window are sampled 1 in ``sample_ratio``;
+  each kept latent is patchified at a rate set by its distance from the predicted chunk (the nearest at
+  (1,2,2), then (1,4,4), (1,8,8), coarser further back; the first frame always at (1,2,2)). Coarse
+  kernels are the Patchify kernel interpolated (nearest) and divided by the area ratio, which equals
+  "average-pool, then the original Patchify" (FramePack's rule, ``backbone.md`` §3.1). Compressed tokens
+  keep consistent RoPE positions (the centre of the area they cover, in fine-grid units) and join the
+  predicted chunk's tokens in standard attention, at timestep 0.
+- **Channel**: history patchified at (8,4,4) to ``channel_dim`` (96) channels. In every block, after
+  cross-attention, an FC reduces the video tokens to 96 channels; the predicted tokens and the
+  compressed history go through linear attention (ReLU kernel, RoPE on q and k for the numerator, the
+  un-rotated features for the normaliser, a norm before the output projection); an FC restores the width
+  and the result is added to the predicted tokens.
+
+Step-0 preservation: the channel branch's restoring FC starts at zero, and the coarse kernels are
+derived from the pretrained Patchify, so a base checkpoint behaves as a spatially compressed-history
+model at step 0 (tested).
+
+History modes for the paper's comparisons: ``tscm``, ``full`` (uncompressed), ``sliding`` (recent
+window only) and ``spatial`` (the released Yume code's tiers, no sampling, no channel branch).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from yume_model.transformer import WanDiT, WanRMSNorm, apply_rope, grid_positions, rope_freqs, rope_table
+
+
+@dataclass
+class TSCMConfig:
+    mode: str = "tscm"  # tscm | full | sliding | spatial
+    # (largest distance in latent frames, spatial rate) for the recent history; Yume1.5 Eq. 3
+    tiers: list[tuple[int, int]] = field(default_factory=lambda: [(2, 2), (6, 4), (23, 8)])
+    far_rate: int = 16  # beyond the last tier ("coarser further back")
+    sample_ratio: int = 32  # keep 1 in 32 history latents beyond the recent window
+    max_far_frames: int = 8  # bound on sampled far latents, so tokens per block stay bounded
+    first_frame_rate: int = 2
+    sliding_window: int = 23
+    channel_dim: int = 96
+    channel_patch: tuple[int, int, int] = (8, 4, 4)
+    channel_heads: int = 1
+    use_channel: bool = True  # the channel branch (tscm mode only)
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("tscm", "full", "sliding", "spatial"):
+            raise ValueError(f"unknown history mode {self.mode!r}; expected tscm, full, sliding or spatial")
+
+    @property
+    def channel_branch(self) -> bool:
+        return self.mode == "tscm" and self.use_channel
+
+
+def interpolate_patch_kernel(weight: torch.Tensor, rate: int, base: int = 2) -> torch.Tensor:
+    """Conv3d kernel (O, I, 1, base, base) -> (O, I, 1, rate, rate) applying the same map to the
+    average of each (rate/base)^2 block of base-sized patches."""
+    factor = rate // base
+    if factor * base != rate:
+        raise ValueError(f"rate {rate} is not a multiple of the base patch {base}")
+    w = weight.repeat_interleave(factor, dim=3).repeat_interleave(factor, dim=4)
+    return w / (factor * factor)
+
+
+def spatial_rate(distance: int, config: TSCMConfig) -> int:
+    for max_distance, rate in config.tiers:
+        if distance <= max_distance:
+            return rate
+    return config.far_rate
+
+
+def select_history(
+    num_history: int, config: TSCMConfig, generator: torch.Generator | None = None
+) -> list[tuple[int, int]]:
+    """(history latent index, spatial rate) kept for the next chunk; index 0 is the first frame.
+
+    Distances count back from the chunk being predicted (the latest history latent has distance 1).
+    Training passes a generator (random 1-in-N sampling); inference samples evenly, deterministically.
+    """
+    if num_history == 0:
+        return []
+    if config.mode == "full":
+        return [(i, 2) for i in range(num_history)]
+    if config.mode == "sliding":
+        return [(i, 2) for i in range(max(0, num_history - config.sliding_window), num_history)]
+    if config.mode == "spatial":
+        return _released_tiers(num_history)
+    window = config.tiers[-1][0]
+    kept = [(0, config.first_frame_rate)]
+    recent = range(max(1, num_history - window), num_history)
+    far = list(range(1, max(1, num_history - window)))
+    if far:
+        count = min(config.max_far_frames, max(1, math.ceil(len(far) / config.sample_ratio)))
+        if generator is None:
+            picks = (
+                [far[round(k * (len(far) - 1) / max(1, count - 1))] for k in range(count)] if count > 1 else [far[-1]]
+            )
+        else:
+            picks = sorted(far[i] for i in torch.randperm(len(far), generator=generator)[:count].tolist())
+        kept += [(i, config.far_rate) for i in sorted(set(picks))]
+    kept += [(i, spatial_rate(num_history - i, config)) for i in recent]
+    return kept
+
+
+def _released_tiers(h: int) -> list[tuple[int, int]]:
+    """The spatial-only compression of the released YUME code (``yume_repo.md`` §5), H <= 86."""
+    if h <= 6:
+        return [(0, 2)] + [(i, 4) for i in range(1, h - 1)] + ([(h - 1, 2)] if h > 1 else [])
+    if h <= 22:
+        return (
+            [(0, 2)]
+            + [(i, 8) for i in range(1, h - 5)]
+            + [(i, 4) for i in range(h - 5, h - 3)]
+            + [(i, 2) for i in range(h - 3, h)]
+        )
+    return (
+        [(0, 2)]
+        + [(i, 16) for i in range(1, max(1, h - 21))]
+        + [(i, 8) for i in range(max(1, h - 21), h - 5)]
+        + [(i, 4) for i in range(h - 5, h - 3)]
+        + [(i, 2) for i in range(h - 3, h)]
+    )
+
+
+class LinearAttention(nn.Module):
+    """ReLU-kernel linear attention with RoPE in the numerator and an un-rotated normaliser.
+
+    out_i = Σ_j (R_i φ(q_i))·(R_j φ(k_j)) v_j / (φ(q_i)·Σ_j φ(k_j) + eps), φ = ReLU; then a norm and the
+    output projection. Cost is linear in tokens: Σ_j R_j φ(k_j) v_jᵀ is computed once.
+    """
+
+    def __init__(self, dim: int, heads: int = 1, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.heads = heads
+        self.eps = eps
+        self.q, self.k, self.v = nn.Linear(dim, dim), nn.Linear(dim, dim), nn.Linear(dim, dim)
+        self.norm = WanRMSNorm(dim)
+        self.o = nn.Linear(dim, dim)
+
+    def forward(
+        self, x: torch.Tensor, ctx: torch.Tensor, x_freqs: torch.Tensor, ctx_freqs: torch.Tensor
+    ) -> torch.Tensor:
+        """Queries from x (B, N, D); keys/values from ctx (B, M, D) (the predicted tokens and the history)."""
+        q = F.relu(self.q(x)).unflatten(-1, (self.heads, -1)).float()
+        k = F.relu(self.k(ctx)).unflatten(-1, (self.heads, -1)).float()
+        v = self.v(ctx).unflatten(-1, (self.heads, -1)).float()
+        q_rot, k_rot = apply_rope(q, x_freqs), apply_rope(k, ctx_freqs)
+        kv = torch.einsum("bmhd,bmhe->bhde", k_rot, v)  # (B, heads, d, d)
+        num = torch.einsum("bnhd,bhde->bnhe", q_rot, kv)
+        den = torch.einsum("bnhd,bhd->bnh", q, k.sum(dim=1)) + self.eps
+        out = (num / den[..., None]).flatten(2).type_as(x)
+        return self.o(self.norm(out))
+
+
+class ChannelBranch(nn.Module):
+    """Per-block channel compression: FC down, linear attention over [predicted; history], FC up."""
+
+    def __init__(self, dim: int, config: TSCMConfig) -> None:
+        super().__init__()
+        c = config.channel_dim
+        self.down = nn.Linear(dim, c)
+        self.attn = LinearAttention(c, config.channel_heads)
+        self.up = nn.Linear(c, dim)
+        nn.init.zeros_(self.up.weight)  # step-0 preservation: the branch adds nothing at first
+        nn.init.zeros_(self.up.bias)
+
+    def forward(self, pred: torch.Tensor, history: torch.Tensor, pred_freqs, hist_freqs) -> torch.Tensor:
+        x = self.down(pred)
+        ctx = torch.cat([x, history], dim=1)
+        return self.up(self.attn(x, ctx, pred_freqs, torch.cat([pred_freqs, hist_freqs], dim=0)))
+
+
+class YumeTransformer(nn.Module):
+    """The Wan DiT with a compressed history: predicts one chunk given every earlier latent."""
+
+    def __init__(self, dit: WanDiT, tscm: TSCMConfig | None = None) -> None:
+        super().__init__()
+        self.dit = dit
+        self.tscm = tscm or TSCMConfig()
+        c = dit.config
+        if self.tscm.channel_branch:
+            self.channel_patch = nn.Conv3d(
+                c.in_dim, self.tscm.channel_dim, self.tscm.channel_patch, self.tscm.channel_patch
+            )
+            ch_head = self.tscm.channel_dim // self.tscm.channel_heads
+            if ch_head % 2:
+                raise ValueError("channel_dim / channel_heads must be even for RoPE")
+            self.channel_branches = nn.ModuleList(ChannelBranch(c.dim, self.tscm) for _ in range(c.num_layers))
+            self.register_buffer("channel_rope", rope_table(c.rope_max_len, ch_head), persistent=False)
+
+    def history_tokens(self, history: torch.Tensor, generator: torch.Generator | None = None):
+        """Compressed tokens (B, N_h, dim) and positions (N_h, 3) for history latents (B, C, T, H, W)."""
+        dit, b = self.dit, history.shape[0]
+        weight, bias = dit.patch_embedding.weight, dit.patch_embedding.bias
+        tokens, positions = [], []
+        for index, rate in select_history(history.shape[2], self.tscm, generator):
+            frame = history[:, :, index : index + 1]
+            h, w = frame.shape[-2:]
+            frame = F.pad(frame, (0, (-w) % rate, 0, (-h) % rate, 0, 0), mode="replicate")
+            kernel = interpolate_patch_kernel(weight, rate) if rate != 2 else weight
+            y = F.conv3d(frame, kernel, bias, stride=(1, rate, rate))
+            gh, gw = y.shape[-2:]
+            tokens.append(y.flatten(2).transpose(1, 2))
+            scale = rate / 2  # one coarse token covers scale x scale fine tokens: use their centre
+            rows = torch.arange(gh, dtype=torch.float64) * scale + (scale - 1) / 2
+            cols = torch.arange(gw, dtype=torch.float64) * scale + (scale - 1) / 2
+            rr, cc = torch.meshgrid(rows, cols, indexing="ij")
+            positions.append(torch.stack([torch.full_like(rr, index), rr, cc], -1).reshape(-1, 3))
+        if not tokens:
+            return history.new_zeros(b, 0, dit.config.dim), torch.zeros(0, 3, dtype=torch.float64)
+        return torch.cat(tokens, dim=1), torch.cat(positions, dim=0)
+
+    def channel_tokens(self, history: torch.Tensor):
+        """History at (8,4,4) to channel_dim channels: tokens (B, M, 96) and positions (M, 3)."""
+        pt, ph, pw = self.tscm.channel_patch
+        t, h, w = history.shape[2:]
+        x = F.pad(history, (0, (-w) % pw, 0, (-h) % ph, 0, (-t) % pt), mode="replicate")
+        y = self.channel_patch(x)
+        gt, gh, gw = y.shape[2:]
+        ff, rr, cc = torch.meshgrid(
+            torch.arange(gt, dtype=torch.float64) * pt + (pt - 1) / 2,
+            torch.arange(gh, dtype=torch.float64) * (ph / 2) + (ph / 2 - 1) / 2,
+            torch.arange(gw, dtype=torch.float64) * (pw / 2) + (pw / 2 - 1) / 2,
+            indexing="ij",
+        )
+        return y.flatten(2).transpose(1, 2), torch.stack([ff, rr, cc], -1).reshape(-1, 3)
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        context: torch.Tensor,
+        history: torch.Tensor | None = None,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Flow prediction for the chunk x (B, C, F, H, W) at timestep t (B,), after ``history`` latents
+        (B, C, T, H, W), which are clean (timestep 0)."""
+        dit = self.dit
+        tokens, grid = dit.patchify(x)
+        n_pred = tokens.shape[1]
+        offset = 0 if history is None else history.shape[2]
+        pred_pos = grid_positions(*grid, device=x.device)
+        pred_pos[:, 0] += offset
+        if history is not None and history.shape[2] > 0:
+            hist, hist_pos = self.history_tokens(history, generator)
+        else:
+            hist, hist_pos = (
+                tokens.new_zeros(tokens.shape[0], 0, tokens.shape[2]),
+                torch.zeros(0, 3, dtype=torch.float64),
+            )
+        all_tokens = torch.cat([hist, tokens], dim=1)
+        all_pos = torch.cat([hist_pos.to(pred_pos.device), pred_pos], dim=0)
+        t_tok = t[:, None].expand(-1, n_pred) if t.ndim == 1 else t
+        t_all = torch.cat([t_tok.new_zeros(t_tok.shape[0], hist.shape[1]), t_tok], dim=1)
+        e, e0 = dit.embed_time(t_all, all_tokens.shape[1])
+        freqs = rope_freqs(dit.rope, all_pos, dit.config.head_dim)
+        ctx = dit.embed_text(context)
+        use_channel = self.tscm.channel_branch and history is not None and history.shape[2] > 0
+        if use_channel:
+            ch_tokens, ch_pos = self.channel_tokens(history)
+            ch_head = self.tscm.channel_dim // self.tscm.channel_heads
+            pred_ch_freqs = rope_freqs(self.channel_rope, pred_pos, ch_head)
+            hist_ch_freqs = rope_freqs(self.channel_rope, ch_pos, ch_head)
+        n_hist = hist.shape[1]
+        for i, block in enumerate(dit.blocks):
+            all_tokens = block(all_tokens, e0, freqs, ctx)
+            if use_channel:
+                pred = all_tokens[:, n_hist:]
+                delta = self.channel_branches[i](pred, ch_tokens, pred_ch_freqs, hist_ch_freqs)
+                all_tokens = torch.cat([all_tokens[:, :n_hist], pred + delta], dim=1)
+        out = dit.head(all_tokens[:, n_hist:], e[:, n_hist:])
+        return dit.unpatchify(out, grid)
+
+    def tokens_per_block(self, num_history: int, latent_hw: tuple[int, int], chunk: int = 8) -> int:
+        """Attention tokens for one chunk after ``num_history`` latents (for the bounded-context check)."""
+        h, w = latent_hw
+
+        def per_frame(rate: int) -> int:
+            return math.ceil(h / rate) * math.ceil(w / rate)
+
+        hist = sum(per_frame(rate) for _, rate in select_history(num_history, self.tscm))
+        return hist + chunk * per_frame(2)
