@@ -1,18 +1,18 @@
 """Camera motion from video frames alone: OpenCV tracking + robust two-view geometry, CPU, no weights.
 
-For a segment of frames, pairs ``(i, i + step)`` are tracked with pyramidal Lucas-Kanade (forward-
-backward checked) on contrast-normalised grey frames. Each pair gets one of three explicit decisions:
+A segment is cut into windows of ``step`` frames. Points are tracked through each window frame to
+frame with pyramidal Lucas-Kanade (forward-backward checked, on contrast-normalised grey frames), then
+refined by one direct step from the window's first to its last frame: long baselines for well-
+conditioned geometry, small per-step motion for reliable tracking. Each segment gets one of three
+explicit decisions:
 
 - **static**: the tracked points barely move;
-- **rotation only**: one rotation maps the bearing vectors of frame i onto those of frame i+step
-  (Kabsch/Procrustes on unit rays) within the noise level, so there is no parallax and no
-  translation to recover;
-- **translation with rotation**: otherwise; the essential matrix (5-point RANSAC) gives the rotation
-  and the direction of translation (its scale is unknowable from two views).
-
-The focal length is unknown: it comes from a field-of-view search over ``fov_candidates`` that keeps
-the value whose essential-matrix fits leave the smallest residual on the first pairs (a default FOV
-when the segment is static or rotation-only, where the choice only scales angles).
+- **rotation only**: one rotation maps the bearing vectors of the first frame onto those of the last
+  (Kabsch on unit rays) within the noise level, at the focal length that fits best (self-calibration:
+  under pure rotation only the true focal length fits), so there is no translation to recover;
+- **translation with rotation**: otherwise; the essential matrix (MAGSAC++) gives the rotation and the
+  direction of translation (its scale is unknowable from two views). The focal length then comes from
+  the video's rotation-only segments, or, when it has none, from the epipolar residual.
 
 Conventions follow ``yumebench.poses``: relative motions are expressed as the pose of the later
 camera in the earlier camera's frame (OpenCV axes), so the published decision rule applies.
@@ -93,21 +93,6 @@ def prepare_gray(frames: np.ndarray, width: int) -> list[np.ndarray]:
         g = (g - g.mean()) / (g.std() + 1e-6)
         out.append(np.clip(g * 40 + 128, 0, 255).astype(np.uint8))
     return out
-
-
-def track(a: np.ndarray, b: np.ndarray, config: MotionConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Forward-backward checked LK tracks from grey frame a to b: (N, 2) and (N, 2) pixel coords."""
-    pts = cv2.goodFeaturesToTrack(a, config.max_corners, qualityLevel=0.01, minDistance=7, blockSize=7)
-    if pts is None or len(pts) < config.min_points:
-        return np.zeros((0, 2)), np.zeros((0, 2))
-    lk = dict(winSize=(21, 21), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
-    fwd, st1, _ = cv2.calcOpticalFlowPyrLK(a, b, pts, None, **lk)
-    back, st2, _ = cv2.calcOpticalFlowPyrLK(b, a, fwd, None, **lk)
-    ok = (st1[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm(pts - back, axis=2)[:, 0] < 0.5)
-    h, w = a.shape
-    inside = (fwd[:, 0, 0] >= 0) & (fwd[:, 0, 0] < w) & (fwd[:, 0, 1] >= 0) & (fwd[:, 0, 1] < h)
-    ok &= inside
-    return pts[ok, 0].astype(np.float64), fwd[ok, 0].astype(np.float64)
 
 
 def track_windows(
