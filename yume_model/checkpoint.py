@@ -124,6 +124,17 @@ def load_checkpoint(
     state = _read_state(folder)
     if is_diffusers:
         state = diffusers_to_native(state)
+    return _build(folder, config, state, dtype).to(device)
+
+
+def _load_dit_from_state(folder: Path, state: dict[str, torch.Tensor], dtype: torch.dtype) -> WanDiT:
+    config_path = folder / "config.json"
+    if not config_path.exists():
+        raise CheckpointError(f"{folder}: no config.json (expected a Wan or Yume checkpoint folder)")
+    return _build(folder, DiTConfig.from_native(json.loads(config_path.read_text(encoding="utf-8"))), state, dtype)
+
+
+def _build(folder: Path, config: DiTConfig, state: dict[str, torch.Tensor], dtype: torch.dtype) -> WanDiT:
     with torch.device("meta"):
         model = WanDiT(config)
     expected = set(model.state_dict())
@@ -143,7 +154,7 @@ def load_checkpoint(
             )
     model.load_state_dict({k: v.to(dtype) for k, v in state.items()}, assign=True)
     model.rope = rope_table(config.rope_max_len, config.head_dim, config.rope_theta)  # built on meta above
-    return model.to(device)
+    return model
 
 
 def save_checkpoint(model: WanDiT, path: str | Path, max_shard_bytes: int = 5 << 30) -> Path:
@@ -175,4 +186,78 @@ def save_checkpoint(model: WanDiT, path: str | Path, max_shard_bytes: int = 5 <<
         "weight_map": weight_map,
     }
     (folder / INDEX_NAME).write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
+    return folder
+
+
+# The released YUME code's names for the coarse Patchify kernels (wan23/modules/model.py) -> rate.
+RELEASED_COARSE = {
+    "patch_embedding_2x": 4,
+    "patch_embedding_4x": 8,
+    "patch_embedding_8x": 16,
+    "patch_embedding_16x": 32,
+}
+TSCM_PREFIX = "tscm."
+
+
+def _split_yume_state(state: dict[str, torch.Tensor]) -> tuple[dict, dict, dict]:
+    """DiT keys, coarse Patchify keys (by rate) and channel-branch keys of a Yume checkpoint."""
+    dit, coarse, branch = {}, {}, {}
+    for key, value in state.items():
+        head, _, rest = key.partition(".")
+        if head in RELEASED_COARSE:
+            coarse[f"{RELEASED_COARSE[head]}.{rest}"] = value
+        elif key.startswith(TSCM_PREFIX):
+            branch[key[len(TSCM_PREFIX) :]] = value
+        else:
+            dit[key] = value
+    return dit, coarse, branch
+
+
+def load_yume(path: str | Path, tscm=None, dtype: torch.dtype = torch.float32, device: str = "cpu"):
+    """A ``YumeTransformer`` from a Wan2.2-TI2V-5B, Yume-5B-720P or yumebench checkpoint.
+
+    Coarse Patchify kernels and channel-branch weights present in the checkpoint are loaded; those
+    absent (a base Wan checkpoint) keep their step-0-preserving initialisation.
+    """
+    from yume_model.tscm import TSCMConfig, YumeTransformer
+
+    folder = Path(path)
+    state = _read_state(folder)
+    dit_state, coarse, branch = _split_yume_state(state)
+    model_dit = _load_dit_from_state(folder, dit_state, dtype)
+    model = YumeTransformer(model_dit, tscm or TSCMConfig())
+    target = {f"coarse_patch.{k}": v for k, v in coarse.items()}
+    target.update({k: v for k, v in branch.items()})
+    own = model.state_dict()
+    unknown = sorted(k for k in target if k not in own)
+    if unknown:
+        raise CheckpointError(f"{folder}: TSCM keys the model does not have: {', '.join(unknown[:3])}")
+    for key, value in target.items():
+        if tuple(value.shape) != tuple(own[key].shape):
+            raise CheckpointError(
+                f"{folder}: {key} has shape {tuple(value.shape)}, model expects {tuple(own[key].shape)}"
+            )
+    model.load_state_dict({**own, **{k: v.to(dtype) for k, v in target.items()}})
+    return model.to(device)
+
+
+def save_yume(model, path: str | Path) -> Path:
+    """The DiT in native format, plus the coarse kernels under the released names and the channel
+    branch under ``tscm.``, in one extra shard."""
+    folder = save_checkpoint(model.dit, path)
+    rate_to_name = {rate: name for name, rate in RELEASED_COARSE.items()}
+    extra = {}
+    for key, value in model.state_dict().items():
+        if key.startswith("dit."):
+            continue
+        if key.startswith("coarse_patch."):
+            rate, _, rest = key[len("coarse_patch.") :].partition(".")
+            extra[f"{rate_to_name[int(rate)]}.{rest}"] = value.detach().contiguous().cpu()
+        else:
+            extra[TSCM_PREFIX + key] = value.detach().contiguous().cpu()
+    save_file(extra, str(folder / "tscm.safetensors"))
+    index_path = folder / INDEX_NAME
+    index = json.loads(index_path.read_text())
+    index["weight_map"].update({k: "tscm.safetensors" for k in extra})
+    index_path.write_text(json.dumps(index, indent=1) + "\n", encoding="utf-8")
     return folder

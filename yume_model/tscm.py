@@ -185,6 +185,15 @@ class YumeTransformer(nn.Module):
         self.dit = dit
         self.tscm = tscm or TSCMConfig()
         c = dit.config
+        # Coarse Patchify kernels, trainable, initialised by interpolating the pretrained one (keys as the
+        # released YUME code names them: patch_embedding_2x is the (1,4,4) kernel, ..., 16x the (1,32,32)).
+        self.coarse_patch = nn.ModuleDict()
+        for rate in (4, 8, 16, 32):
+            conv = nn.Conv3d(c.in_dim, c.dim, (1, rate, rate), (1, rate, rate))
+            with torch.no_grad():
+                conv.weight.copy_(interpolate_patch_kernel(dit.patch_embedding.weight, rate))
+                conv.bias.copy_(dit.patch_embedding.bias)
+            self.coarse_patch[str(rate)] = conv
         if self.tscm.channel_branch:
             self.channel_patch = nn.Conv3d(
                 c.in_dim, self.tscm.channel_dim, self.tscm.channel_patch, self.tscm.channel_patch
@@ -198,14 +207,12 @@ class YumeTransformer(nn.Module):
     def history_tokens(self, history: torch.Tensor, generator: torch.Generator | None = None):
         """Compressed tokens (B, N_h, dim) and positions (N_h, 3) for history latents (B, C, T, H, W)."""
         dit, b = self.dit, history.shape[0]
-        weight, bias = dit.patch_embedding.weight, dit.patch_embedding.bias
         tokens, positions = [], []
         for index, rate in select_history(history.shape[2], self.tscm, generator):
             frame = history[:, :, index : index + 1]
             h, w = frame.shape[-2:]
             frame = F.pad(frame, (0, (-w) % rate, 0, (-h) % rate, 0, 0), mode="replicate")
-            kernel = interpolate_patch_kernel(weight, rate) if rate != 2 else weight
-            y = F.conv3d(frame, kernel, bias, stride=(1, rate, rate))
+            y = (dit.patch_embedding if rate == 2 else self.coarse_patch[str(rate)])(frame)
             gh, gw = y.shape[-2:]
             tokens.append(y.flatten(2).transpose(1, 2))
             scale = rate / 2  # one coarse token covers scale x scale fine tokens: use their centre

@@ -110,3 +110,15 @@ def test_rope_split_and_rotation_preserve_norms():
     torch.testing.assert_close(y.norm(dim=-1), x.norm(dim=-1))
     # time part uses 22 complex pairs, height and width 21 each (44/42/42 channels)
     assert torch.allclose(freqs[0, :22], table[3, :22]) and torch.allclose(freqs[0, 22:43], table[5, 22:43])
+
+
+@torch.no_grad()
+def test_bf16_runs_and_tracks_fp32(tiny):
+    x, ctx, t, per_token = _inputs(3)
+    ref = tiny(x, per_token, ctx)
+    half = WanDiT(tiny.config).eval()
+    half.load_state_dict(tiny.state_dict())
+    half = half.to(torch.bfloat16)
+    out = half(x.bfloat16(), per_token, ctx.bfloat16())
+    assert out.dtype == torch.bfloat16
+    assert (out.float() - ref).abs().mean() < 0.05 * ref.abs().mean()

@@ -109,3 +109,27 @@ def test_tokens_per_block_stay_bounded_while_full_context_grows(dit):
     assert counts[2048] == counts[512]  # flat once the far samples are capped
     assert full.tokens_per_block(2048, hw) > 100 * counts[2048] / 10
     assert full.tokens_per_block(64, hw) < full.tokens_per_block(128, hw)
+
+
+@torch.no_grad()
+def test_yume_checkpoints_carry_tscm_weights(dit, tmp_path):
+    from yume_model.checkpoint import load_yume, save_checkpoint, save_yume
+    from yume_model.tscm import interpolate_patch_kernel
+
+    cfg = TSCMConfig(channel_dim=8, channel_patch=(2, 4, 4))
+    # A base Wan checkpoint: coarse kernels start as the interpolated Patchify, the branch at zero.
+    save_checkpoint(dit, tmp_path / "base")
+    base = load_yume(tmp_path / "base", cfg)
+    torch.testing.assert_close(base.coarse_patch["8"].weight, interpolate_patch_kernel(dit.patch_embedding.weight, 8))
+    assert torch.count_nonzero(base.channel_branches[0].up.weight) == 0
+    # Trained TSCM weights survive a save/load round trip, coarse kernels under the released names.
+    trained = YumeTransformer(dit, cfg)
+    torch.nn.init.normal_(trained.coarse_patch["4"].weight)
+    torch.nn.init.normal_(trained.channel_branches[1].up.weight)
+    save_yume(trained, tmp_path / "yume")
+    from safetensors.torch import load_file
+
+    assert "patch_embedding_2x.weight" in load_file(str(tmp_path / "yume" / "tscm.safetensors"))
+    loaded = load_yume(tmp_path / "yume", cfg)
+    x, t, ctx, hist = _inputs()
+    torch.testing.assert_close(loaded(x, t, ctx, hist), trained.eval()(x, t, ctx, hist))
