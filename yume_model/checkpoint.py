@@ -153,7 +153,7 @@ def _build(folder: Path, config: DiTConfig, state: dict[str, torch.Tensor], dtyp
                 f"{folder}: {key} has shape {tuple(value.shape)}, model expects {tuple(model.state_dict()[key].shape)}"
             )
     model.load_state_dict({k: v.to(dtype) for k, v in state.items()}, assign=True)
-    model.rope = rope_table(config.rope_max_len, config.head_dim, config.rope_theta)  # built on meta above
+    model._rope = rope_table(config.rope_max_len, config.head_dim, config.rope_theta)  # built on meta above
     return model
 
 

@@ -181,7 +181,14 @@ class WanDiT(nn.Module):
         self.time_projection = nn.Sequential(nn.SiLU(), nn.Linear(c.dim, c.dim * 6))
         self.blocks = nn.ModuleList(WanAttentionBlock(c) for _ in range(c.num_layers))
         self.head = Head(c)
-        self.register_buffer("rope", rope_table(c.rope_max_len, c.head_dim, c.rope_theta), persistent=False)
+        # A plain attribute, not a buffer: ``model.to(torch.bfloat16)`` must not cast the complex table.
+        self._rope = rope_table(c.rope_max_len, c.head_dim, c.rope_theta)
+
+    def rope_on(self, device: torch.device) -> torch.Tensor:
+        """The complex128 RoPE table on ``device`` (moved once, then kept there)."""
+        if self._rope.device != device:
+            self._rope = self._rope.to(device)
+        return self._rope
 
     def embed_text(self, context: torch.Tensor) -> torch.Tensor:
         """(B, n, text_dim), n <= text_len -> (B, text_len, dim): zero-padded to text_len first."""
@@ -223,6 +230,6 @@ class WanDiT(nn.Module):
         """Flow prediction (B, out, F, H, W) for latents x at timesteps t with text context."""
         tokens, grid = self.patchify(x)
         e, e0 = self.embed_time(t, tokens.shape[1])
-        freqs = rope_freqs(self.rope, grid_positions(*grid, device=x.device), self.config.head_dim)
+        freqs = rope_freqs(self.rope_on(x.device), grid_positions(*grid, device=x.device), self.config.head_dim)
         tokens = self.run_blocks(tokens, e0, freqs, self.embed_text(context))
         return self.unpatchify(self.head(tokens, e), grid)

@@ -202,7 +202,7 @@ class YumeTransformer(nn.Module):
             if ch_head % 2:
                 raise ValueError("channel_dim / channel_heads must be even for RoPE")
             self.channel_branches = nn.ModuleList(ChannelBranch(c.dim, self.tscm) for _ in range(c.num_layers))
-            self.register_buffer("channel_rope", rope_table(c.rope_max_len, ch_head), persistent=False)
+            self._channel_rope = rope_table(c.rope_max_len, ch_head)  # plain attribute: never cast to bf16
 
     def history_tokens(self, history: torch.Tensor, generator: torch.Generator | None = None):
         """Compressed tokens (B, N_h, dim) and positions (N_h, 3) for history latents (B, C, T, H, W)."""
@@ -267,14 +267,15 @@ class YumeTransformer(nn.Module):
         t_tok = t[:, None].expand(-1, n_pred) if t.ndim == 1 else t
         t_all = torch.cat([t_tok.new_zeros(t_tok.shape[0], hist.shape[1]), t_tok], dim=1)
         e, e0 = dit.embed_time(t_all, all_tokens.shape[1])
-        freqs = rope_freqs(dit.rope, all_pos, dit.config.head_dim)
+        freqs = rope_freqs(dit.rope_on(x.device), all_pos, dit.config.head_dim)
         ctx = dit.embed_text(context)
         use_channel = self.tscm.channel_branch and history is not None and history.shape[2] > 0
         if use_channel:
             ch_tokens, ch_pos = self.channel_tokens(history)
             ch_head = self.tscm.channel_dim // self.tscm.channel_heads
-            pred_ch_freqs = rope_freqs(self.channel_rope, pred_pos, ch_head)
-            hist_ch_freqs = rope_freqs(self.channel_rope, ch_pos, ch_head)
+            self._channel_rope = self._channel_rope.to(x.device)
+            pred_ch_freqs = rope_freqs(self._channel_rope, pred_pos, ch_head)
+            hist_ch_freqs = rope_freqs(self._channel_rope, ch_pos.to(x.device), ch_head)
         n_hist = hist.shape[1]
         for i, block in enumerate(dit.blocks):
             all_tokens = block(all_tokens, e0, freqs, ctx)
