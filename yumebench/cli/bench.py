@@ -119,9 +119,33 @@ def spec(
 
 
 @app.command()
-def weights() -> None:
-    """List the weights each dimension needs, where they come from and whether they are present."""
-    not_built("yumebench bench weights", 6)
+def weights(
+    weights_dir: Path = typer.Option(None, "--weights", envvar="YUMEBENCH_WEIGHTS", help="Folder of model weights."),
+) -> None:
+    """List what each dimension needs, where it comes from, whether it is present and its checksum.
+
+    Weights are never downloaded at run time: put hub folders under --weights named by hub id with
+    "/" written as "--" (facebook--dino-vitb16, openai--clip-vit-base-patch32, ...).
+
+    Example: yumebench bench weights --weights ~/yumebench-weights
+    """
+    from yumebench.metrics import DIMENSIONS
+    from yumebench.metrics.quality import sha256_file
+
+    for name in DIMENSIONS.names():
+        files = DIMENSIONS.get(name).requirements.weights
+        if not files:
+            typer.echo(f"{name}: no weights needed")
+            continue
+        for wf in files:
+            path = weights_dir / wf.name if weights_dir else None
+            if path is not None and path.is_file():
+                state = f"present, sha256 {sha256_file(path)[:16]}..."
+            elif path is not None and path.is_dir():
+                state = "present"
+            else:
+                state = "MISSING"
+            typer.echo(f"{name}: {wf.name}  <- {wf.source}  [{state}]")
 
 
 @app.command()

@@ -8,4 +8,20 @@ DIMENSIONS.register(
     description="Does the camera obey the commanded keys and mouse? Estimated from the frames (OpenCV), CPU.",
 )
 
+DIMENSIONS.register(
+    "subject_consistency",
+    "yumebench.metrics.quality:SubjectConsistency",
+    description="VBench subject consistency: DINO ViT-B/16 CLS features, first- and previous-frame cosine.",
+)
+DIMENSIONS.register(
+    "background_consistency",
+    "yumebench.metrics.quality:BackgroundConsistency",
+    description="VBench background consistency: CLIP ViT-B/32 image embeddings, same formula.",
+)
+DIMENSIONS.register(
+    "aesthetic_quality",
+    "yumebench.metrics.quality:AestheticQuality",
+    description="VBench aesthetic quality: LAION linear head on CLIP ViT-L/14 embeddings, / 10.",
+)
+
 __all__ = ["DIMENSIONS", "Dimension", "MissingWeights", "Requirements", "WeightFile"]
