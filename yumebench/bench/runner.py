@@ -61,20 +61,25 @@ def _cache_key(dim: Dimension, item: SpecItem, video: Path) -> str:
     return hashlib.sha1(payload.encode()).hexdigest()
 
 
-_WORKER_DIMS: dict[str, Dimension] = {}
+# Worker processes build each dimension once (backbones load once, not per video); keyed by the
+# settings too, so a process never reuses a dimension built for other weights or another device.
+_WORKER_DIMS: dict[tuple, Dimension] = {}
 
 
 def _worker_dims(names: list[str], kwargs: dict) -> dict[str, Dimension]:
-    """Dimensions built once per process (backbones load once, not per video)."""
+    settings = tuple(sorted(kwargs.items()))
     for name in names:
-        if name not in _WORKER_DIMS:
-            _WORKER_DIMS[name] = DIMENSIONS.build(name, **kwargs)
-    return {n: _WORKER_DIMS[n] for n in names}
+        if (name, settings) not in _WORKER_DIMS:
+            _WORKER_DIMS[(name, settings)] = DIMENSIONS.build(name, **kwargs)
+    return {n: _WORKER_DIMS[(n, settings)] for n in names}
 
 
-def score_item(item: SpecItem, video: str, names: list[str], kwargs: dict) -> dict:
-    """Decode one video once and score it on ``names``; never raises (errors come back as data)."""
-    dims = _worker_dims(names, kwargs)
+def score_item(
+    item: SpecItem, video: str, names: list[str], kwargs: dict, dims: dict[str, Dimension] | None = None
+) -> dict:
+    """Decode one video once and score it on ``names`` (with ``dims`` when the caller already built
+    them); never raises (errors come back as data)."""
+    dims = {n: dims[n] for n in names} if dims is not None else _worker_dims(names, kwargs)
     try:
         frames, info = read_frames(video)
     except VideoError as e:
@@ -160,7 +165,7 @@ def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: Ben
 
         if config.workers <= 1 or len(todo) <= 1:
             for item, video, missing, keys in todo:
-                collect(item, keys, score_item(item, str(video), missing, kwargs))
+                collect(item, keys, score_item(item, str(video), missing, kwargs, dims))
         else:
             with ProcessPoolExecutor(config.workers, mp_context=get_context("spawn")) as pool:
                 futures = {
