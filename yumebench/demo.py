@@ -93,6 +93,9 @@ def run_demo(config: DemoConfig, log=print) -> dict:
     if_true = true_run.results["instruction_following"][0]
     if_shuffled = shuffled_run.results["instruction_following"][0]
     log(f"    instruction following: {if_true:.3f} with the true commands, {if_shuffled:.3f} shuffled")
+    from yumebench.bench.report import write_report
+
+    report_page = write_report(out / "results.json", out / "report")
 
     log("4/4 leaderboard beside the published Yume1.5 rows -> " + str(out / "leaderboard"))
     board = _leaderboard(out)
@@ -101,6 +104,7 @@ def run_demo(config: DemoConfig, log=print) -> dict:
         "dataset": str(out / "dataset"),
         "clips": report.num_clips,
         "results": str(out / "results.json"),
+        "report": str(report_page),
         "instruction_following": if_true,
         "instruction_following_shuffled": if_shuffled,
         "leaderboard": board,

@@ -141,3 +141,15 @@ def test_yume_bench_suite_and_spec_command(tmp_path):
     result = cli.invoke(app, ["bench", "spec", "--videos", str(tmp_path), "--out", str(tmp_path / "s.jsonl")])
     assert result.exit_code == 0 and "2 items" in result.output
     assert [json.loads(line)["id"] for line in (tmp_path / "s.jsonl").read_text().splitlines()] == ["yb-001", "yb-070"]
+
+
+def test_report_page_shows_each_segment(bench_dir, tmp_path):
+    run_bench(bench_dir / "spec.jsonl", bench_dir, tmp_path / "r.json", BenchConfig(progress=False))
+    result = cli.invoke(app, ["bench", "report", str(tmp_path / "r.json"), "--out", str(tmp_path / "rep")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert page.count("data:image/jpeg;base64,") == 3 * 3 * 3  # 3 videos x 3 segments x 3 frames
+    assert "commanded <b>W+A ·</b>, recognised <b>W+A ·</b> (ok)" in page
+    assert "http" not in page and page.count("<tr>") == 4
+    bad = cli.invoke(app, ["bench", "report", str(tmp_path / "missing.json")])
+    assert bad.exit_code == 2 and "missing.json" in bad.output

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from yumebench.cli._common import err_console, fail, not_built
+from yumebench.cli._common import err_console, fail
 
 app = typer.Typer(
     help=(
@@ -149,6 +149,20 @@ def weights(
 
 
 @app.command()
-def report() -> None:
-    """Write an HTML page explaining one run's scores."""
-    not_built("yumebench bench report", 10)
+def report(
+    results: Path = typer.Argument(..., help="results.json from 'bench run'."),
+    out: Path = typer.Option(Path("report"), help="Folder for index.html."),
+) -> None:
+    """Write one self-contained HTML page explaining a run: per video a frame strip per segment with
+    the commanded and the recognised action, and each dimension's score; sortable by any column.
+
+    Example: yumebench bench report results.json --out report/
+    """
+    from yumebench.bench.report import write_report
+    from yumebench.result_schema import ResultsError
+
+    try:
+        page = write_report(results, out)
+    except ResultsError as e:
+        fail(str(e))
+    typer.echo(f"wrote {page}")

@@ -29,6 +29,7 @@ def demo(
         ("samples (mp4 + poses + captions)", out / "samples"),
         (f"dataset ({summary['clips']} clips)", summary["dataset"]),
         ("bench results", summary["results"]),
+        ("why each video scored as it did", summary["report"]),
         ("leaderboard (+ index.html, PNGs)", summary["leaderboard"]),
         ("summary", out / "demo_summary.json"),
     ]

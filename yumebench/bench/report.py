@@ -1,0 +1,114 @@
+"""``yumebench bench report``: one self-contained HTML page explaining a run's scores.
+
+Per video: a strip of frames per segment (first, middle, last) with the commanded and the recognised
+action, and every dimension's score; the table sorts by any column. Images are inlined as JPEG data
+URIs, so the page has no external assets.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from pathlib import Path
+
+import numpy as np
+
+from yumebench.result_schema import load_results
+from yumebench.video import VideoError, read_frames
+
+THUMB_HEIGHT = 72
+
+
+def _thumb(frame: np.ndarray) -> str:
+    from PIL import Image
+
+    img = Image.fromarray(frame)
+    img = img.resize((max(1, int(img.width * THUMB_HEIGHT / img.height)), THUMB_HEIGHT))
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
+def write_report(results_path: str | Path, out_dir: str | Path) -> Path:
+    results = load_results(results_path)
+    dims = [k for k in results if k != "meta"]
+    videos: dict[str, dict] = {}
+    for dim in dims:
+        for entry in results[dim][1]:
+            key = entry.get("id") or entry["video_path"]
+            row = videos.setdefault(key, {"video_path": entry["video_path"], "scores": {}, "segments": None})
+            row["scores"][dim] = entry.get("video_results")
+            if dim == "instruction_following":
+                row["segments"] = entry.get("segments")
+    head = "".join(
+        f'<th onclick="sortBy({i})">{html.escape(h)}</th>' for i, h in enumerate(["video", *dims, "segments"])
+    )
+    rows = []
+    for key, row in videos.items():
+        cells = [f"<td>{html.escape(key)}</td>"]
+        cells += [f"<td>{_score(row['scores'].get(d))}</td>" for d in dims]
+        cells.append(f"<td>{_segments_html(row)}</td>")
+        rows.append("<tr>" + "".join(cells) + "</tr>")
+    summary = " · ".join(f"{html.escape(d)}: {_score(results[d][0]) or 'n/a'}" for d in dims)
+    page = _PAGE.replace("{{SUMMARY}}", summary).replace("{{HEAD}}", head).replace("{{ROWS}}", "\n".join(rows))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "index.html").write_text(page, encoding="utf-8")
+    return out / "index.html"
+
+
+def _score(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
+
+
+def _segments_html(row: dict) -> str:
+    segments = row["segments"] or []
+    if not segments:
+        return ""
+    try:
+        wanted = sorted({i for s in segments for i in (s["start"], (s["start"] + s["end"] - 1) // 2, s["end"] - 1)})
+        frames, _ = read_frames(row["video_path"], wanted)
+        by_index = dict(zip(wanted, frames, strict=True))
+    except VideoError as e:
+        return f"<em>{html.escape(str(e))}</em>"
+    parts = []
+    for s in segments:
+        strip = "".join(
+            f'<img src="{_thumb(by_index[i])}" alt="frame {i}">'
+            for i in (s["start"], (s["start"] + s["end"] - 1) // 2, s["end"] - 1)
+        )
+        exp, pred = s["expected"], s["predicted"]
+        mark = "ok" if s["correct"] else "wrong"
+        parts.append(
+            f'<div class="seg {mark}">{strip}<br>frames {s["start"]}-{s["end"] - 1}: '
+            f"commanded <b>{html.escape(exp['keys'])} {html.escape(exp['mouse'])}</b>, "
+            f"recognised <b>{html.escape(pred['keys'])} {html.escape(pred['mouse'])}</b> ({mark})</div>"
+        )
+    return "".join(parts)
+
+
+_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Yume-Bench report</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;color:#1f2933}
+table{border-collapse:collapse}th,td{border:1px solid #cbd2d9;padding:4px 8px;font-size:13px;vertical-align:top}
+th{cursor:pointer;background:#f0f4f8}.seg{margin:4px 0;padding:4px}.seg.ok{background:#e3f9e5}
+.seg.wrong{background:#ffe3e3}img{margin-right:2px}
+</style></head><body>
+<h1>Yume-Bench report</h1><p>{{SUMMARY}}</p><p>Click a column to sort.</p>
+<table id="t"><thead><tr>{{HEAD}}</tr></thead><tbody>
+{{ROWS}}
+</tbody></table>
+<script>
+let dir = {};
+function sortBy(col) {
+  const body = document.querySelector('#t tbody');
+  const rows = Array.from(body.rows);
+  dir[col] = !dir[col];
+  const key = r => { const t = r.cells[col].textContent; const n = parseFloat(t); return isNaN(n) ? t : n; };
+  rows.sort((a, b) => { const x = key(a), y = key(b); return (x > y ? 1 : x < y ? -1 : 0) * (dir[col] ? -1 : 1); });
+  rows.forEach(r => body.appendChild(r));
+}
+</script></body></html>
+"""
