@@ -20,69 +20,64 @@ from yume_model.transformer import WanDiT, rope_table
 WEIGHTS_NAME = "diffusion_pytorch_model.safetensors"
 INDEX_NAME = "diffusion_pytorch_model.safetensors.index.json"
 
-_DIFFUSERS_TO_NATIVE = [
-    (r"^condition_embedder\.time_embedder\.linear_1\.", "time_embedding.0."),
-    (r"^condition_embedder\.time_embedder\.linear_2\.", "time_embedding.2."),
-    (r"^condition_embedder\.time_proj\.", "time_projection.1."),
-    (r"^condition_embedder\.text_embedder\.linear_1\.", "text_embedding.0."),
-    (r"^condition_embedder\.text_embedder\.linear_2\.", "text_embedding.2."),
-    (r"\.attn1\.to_out\.0\.", ".self_attn.o."),
-    (r"\.attn2\.to_out\.0\.", ".cross_attn.o."),
-    (r"\.attn1\.to_([qkv])\.", r".self_attn.\1."),
-    (r"\.attn2\.to_([qkv])\.", r".cross_attn.\1."),
-    (r"\.attn1\.norm_([qk])\.", r".self_attn.norm_\1."),
-    (r"\.attn2\.norm_([qk])\.", r".cross_attn.norm_\1."),
-    (r"^(blocks\.\d+)\.norm2\.", r"\1.norm3."),
-    (r"\.ffn\.net\.0\.proj\.", ".ffn.0."),
-    (r"\.ffn\.net\.2\.", ".ffn.2."),
-    (r"^(blocks\.\d+)\.scale_shift_table$", r"\1.modulation"),
-    (r"^proj_out\.", "head.head."),
-    (r"^scale_shift_table$", "head.modulation"),
+# (native, diffusers) key fragments; "{n}" is a block index and a trailing "$" means the whole key.
+# Diffusers' block norm2 is the native cross-attention norm3 (the FFN norms carry no parameters).
+_RENAMES: list[tuple[str, str]] = [
+    ("time_embedding.0.", "condition_embedder.time_embedder.linear_1."),
+    ("time_embedding.2.", "condition_embedder.time_embedder.linear_2."),
+    ("time_projection.1.", "condition_embedder.time_proj."),
+    ("text_embedding.0.", "condition_embedder.text_embedder.linear_1."),
+    ("text_embedding.2.", "condition_embedder.text_embedder.linear_2."),
+    *[
+        (f"blocks.{{n}}.{native}.{a}.", f"blocks.{{n}}.{ours}.{b}.")
+        for native, ours in (("self_attn", "attn1"), ("cross_attn", "attn2"))
+        for a, b in (
+            ("q", "to_q"),
+            ("k", "to_k"),
+            ("v", "to_v"),
+            ("o", "to_out.0"),
+            ("norm_q", "norm_q"),
+            ("norm_k", "norm_k"),
+        )
+    ],
+    ("blocks.{n}.norm3.", "blocks.{n}.norm2."),
+    ("blocks.{n}.ffn.0.", "blocks.{n}.ffn.net.0.proj."),
+    ("blocks.{n}.ffn.2.", "blocks.{n}.ffn.net.2."),
+    ("blocks.{n}.modulation$", "blocks.{n}.scale_shift_table$"),
+    ("head.head.", "proj_out."),
+    ("head.modulation$", "scale_shift_table$"),
 ]
 
 
-class CheckpointError(ValueError):
-    """A checkpoint that does not match the model; the message names the keys or the file."""
+def _compile(template: str) -> re.Pattern[str]:
+    whole = template.endswith("$")
+    body = re.escape(template.rstrip("$")).replace(re.escape("{n}"), r"(?P<n>\d+)")
+    return re.compile("^" + body + ("$" if whole else ""))
+
+
+_TO_NATIVE = [(_compile(d), n.rstrip("$")) for n, d in _RENAMES]
+_TO_DIFFUSERS = [(_compile(n), d.rstrip("$")) for n, d in _RENAMES]
+
+
+def _rename(key: str, table: list[tuple[re.Pattern[str], str]]) -> str:
+    for pattern, target in table:
+        m = pattern.match(key)
+        if m:
+            return target.replace("{n}", m.groupdict().get("n") or "") + key[m.end() :]
+    return key
 
 
 def diffusers_to_native(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    out = {}
-    for key, value in state.items():
-        new = key
-        for pattern, repl in _DIFFUSERS_TO_NATIVE:
-            new = re.sub(pattern, repl, new)
-        out[new] = value
-    return out
+    return {_rename(k, _TO_NATIVE): v for k, v in state.items()}
 
 
 def native_to_diffusers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Inverse of :func:`diffusers_to_native` (used by tests and for exporting)."""
-    reverse = [
-        (r"^time_embedding\.0\.", "condition_embedder.time_embedder.linear_1."),
-        (r"^time_embedding\.2\.", "condition_embedder.time_embedder.linear_2."),
-        (r"^time_projection\.1\.", "condition_embedder.time_proj."),
-        (r"^text_embedding\.0\.", "condition_embedder.text_embedder.linear_1."),
-        (r"^text_embedding\.2\.", "condition_embedder.text_embedder.linear_2."),
-        (r"\.self_attn\.o\.", ".attn1.to_out.0."),
-        (r"\.cross_attn\.o\.", ".attn2.to_out.0."),
-        (r"\.self_attn\.([qkv])\.", r".attn1.to_\1."),
-        (r"\.cross_attn\.([qkv])\.", r".attn2.to_\1."),
-        (r"\.self_attn\.norm_([qk])\.", r".attn1.norm_\1."),
-        (r"\.cross_attn\.norm_([qk])\.", r".attn2.norm_\1."),
-        (r"^(blocks\.\d+)\.norm3\.", r"\1.norm2."),
-        (r"\.ffn\.0\.", ".ffn.net.0.proj."),
-        (r"\.ffn\.2\.", ".ffn.net.2."),
-        (r"^(blocks\.\d+)\.modulation$", r"\1.scale_shift_table"),
-        (r"^head\.head\.", "proj_out."),
-        (r"^head\.modulation$", "scale_shift_table"),
-    ]
-    out = {}
-    for key, value in state.items():
-        new = key
-        for pattern, repl in reverse:
-            new = re.sub(pattern, repl, new)
-        out[new] = value
-    return out
+    return {_rename(k, _TO_DIFFUSERS): v for k, v in state.items()}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that does not match the model; the message names the keys or the file."""
 
 
 def _read_state(folder: Path) -> dict[str, torch.Tensor]:
