@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 
 from leaderboards import DIMENSION_LABELS
+from yumebench.html import sortable_page
 from yumebench.result_schema import dimension_scores, load_results
 
 STORE_VERSION = "1.0"
@@ -109,7 +110,6 @@ class Leaderboard:
     def to_html(self) -> str:
         dims = self.dimensions()
         head = ["model", "group", "IF judged by", "time (s)", *[DIMENSION_LABELS.get(d, d) for d in dims], "source"]
-        th = "".join(f'<th onclick="sortBy({i})">{html.escape(h)}</th>' for i, h in enumerate(head))
         body = []
         for r in self.rows:
             cells = [
@@ -121,7 +121,8 @@ class Leaderboard:
                 _provenance(r),
             ]
             body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
-        return _HTML.replace("{{HEAD}}", th).replace("{{BODY}}", "\n".join(body))
+        intro = "<p>Click a column to sort. IF of published rows was judged by people; measured rows compute it.</p>"
+        return sortable_page("Yume-Bench leaderboard", intro, head, body, "tr:nth-child(even){background:#f8fafc}")
 
     def render(self, out_dir: str | Path) -> dict[str, Path]:
         out = Path(out_dir)
@@ -182,30 +183,3 @@ def _provenance(row: dict) -> str:
     if row.get("paper"):
         return f"{row['paper']}, {row.get('table', '')}, row '{row.get('row', '')}'"
     return row.get("results", "")
-
-
-_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Yume-Bench leaderboard</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2em;color:#1f2933}
-table{border-collapse:collapse}th,td{border:1px solid #cbd2d9;padding:4px 8px;font-size:13px}
-th{cursor:pointer;background:#f0f4f8}tr:nth-child(even){background:#f8fafc}
-</style></head><body>
-<h1>Yume-Bench leaderboard</h1>
-<p>Click a column to sort. IF of published rows was judged by people; measured rows compute it.</p>
-<table id="board"><thead><tr>{{HEAD}}</tr></thead><tbody>
-{{BODY}}
-</tbody></table>
-<script>
-let dir = {};
-function sortBy(col) {
-  const body = document.querySelector('#board tbody');
-  const rows = Array.from(body.rows);
-  dir[col] = !dir[col];
-  const key = r => { const t = r.cells[col].textContent; const n = parseFloat(t); return isNaN(n) ? t : n; };
-  rows.sort((a, b) => { const x = key(a), y = key(b); return (x > y ? 1 : x < y ? -1 : 0) * (dir[col] ? -1 : 1); });
-  rows.forEach(r => body.appendChild(r));
-}
-</script>
-</body></html>
-"""

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from yumebench.html import sortable_page
 from yumebench.result_schema import load_results
 from yumebench.video import VideoError, read_frames
 
@@ -41,9 +42,6 @@ def write_report(results_path: str | Path, out_dir: str | Path) -> Path:
             row["scores"][dim] = entry.get("video_results")
             if dim == "instruction_following":
                 row["segments"] = entry.get("segments")
-    head = "".join(
-        f'<th onclick="sortBy({i})">{html.escape(h)}</th>' for i, h in enumerate(["video", *dims, "segments"])
-    )
     rows = []
     for key, row in videos.items():
         cells = [f"<td>{html.escape(key)}</td>"]
@@ -51,7 +49,9 @@ def write_report(results_path: str | Path, out_dir: str | Path) -> Path:
         cells.append(f"<td>{_segments_html(row)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     summary = " · ".join(f"{html.escape(d)}: {_score(results[d][0]) or 'n/a'}" for d in dims)
-    page = _PAGE.replace("{{SUMMARY}}", summary).replace("{{HEAD}}", head).replace("{{ROWS}}", "\n".join(rows))
+    css = ".seg{margin:4px 0;padding:4px}.seg.ok{background:#e3f9e5}.seg.wrong{background:#ffe3e3}img{margin-right:2px}"
+    intro = f"<p>{summary}</p><p>Click a column to sort.</p>"
+    page = sortable_page("Yume-Bench report", intro, ["video", *dims, "segments"], rows, css)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "index.html").write_text(page, encoding="utf-8")
@@ -86,29 +86,3 @@ def _segments_html(row: dict) -> str:
             f"recognised <b>{html.escape(pred['keys'])} {html.escape(pred['mouse'])}</b> ({mark})</div>"
         )
     return "".join(parts)
-
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Yume-Bench report</title>
-<style>
-body{font-family:system-ui,sans-serif;margin:2em;color:#1f2933}
-table{border-collapse:collapse}th,td{border:1px solid #cbd2d9;padding:4px 8px;font-size:13px;vertical-align:top}
-th{cursor:pointer;background:#f0f4f8}.seg{margin:4px 0;padding:4px}.seg.ok{background:#e3f9e5}
-.seg.wrong{background:#ffe3e3}img{margin-right:2px}
-</style></head><body>
-<h1>Yume-Bench report</h1><p>{{SUMMARY}}</p><p>Click a column to sort.</p>
-<table id="t"><thead><tr>{{HEAD}}</tr></thead><tbody>
-{{ROWS}}
-</tbody></table>
-<script>
-let dir = {};
-function sortBy(col) {
-  const body = document.querySelector('#t tbody');
-  const rows = Array.from(body.rows);
-  dir[col] = !dir[col];
-  const key = r => { const t = r.cells[col].textContent; const n = parseFloat(t); return isNaN(n) ? t : n; };
-  rows.sort((a, b) => { const x = key(a), y = key(b); return (x > y ? 1 : x < y ? -1 : 0) * (dir[col] ? -1 : 1); });
-  rows.forEach(r => body.appendChild(r));
-}
-</script></body></html>
-"""
