@@ -136,6 +136,13 @@ class _Backbone(Dimension):
     def _device_dtype(self) -> tuple[str, torch.dtype]:
         return self.device, (torch.float32 if self.device == "cpu" else torch.bfloat16)
 
+    def _load(self, model_cls, **kwargs):
+        """The backbone from ``--weights`` or the local cache, on this dimension's device and dtype."""
+        path = resolve_hub_folder(self.hub_id, self.weights_dir, self.name)
+        device, dtype = self._device_dtype()
+        self.checksums = sha256_of_folder(path)
+        return model_cls.from_pretrained(path, **kwargs).to(device, dtype).eval()
+
     def _embed(self, model, pixels: torch.Tensor, fn) -> torch.Tensor:
         device, dtype = self._device_dtype()
         outs = []
@@ -145,11 +152,28 @@ class _Backbone(Dimension):
                 outs.append(fn(model, batch).float().cpu())
         return torch.cat(outs)
 
+    def _clip_features(self, frames: np.ndarray) -> torch.Tensor:
+        return self._embed(self.model, clip_preprocess(frames), lambda m, b: m(pixel_values=b).image_embeds)
+
     def weight_checksums(self) -> dict[str, str]:
         return self.checksums
 
 
-class SubjectConsistency(_Backbone):
+class _Consistency(_Backbone):
+    """First- and previous-frame feature similarity, frame-pair-weighted over videos."""
+
+    def features(self, frames: np.ndarray) -> torch.Tensor:
+        raise NotImplementedError
+
+    def score_video(self, frames: np.ndarray, item: dict) -> dict:
+        terms = consistency_terms(self.features(frames))
+        return {"video_results": float(terms.mean()), "sum": float(terms.sum()), "pairs": len(terms)}
+
+    def aggregate(self, entries: Sequence[dict]) -> float:
+        return pair_weighted_mean(entries)
+
+
+class SubjectConsistency(_Consistency):
     name = "subject_consistency"
     hub_id = "facebook/dino-vitb16"
     requirements = Requirements(
@@ -162,25 +186,17 @@ class SubjectConsistency(_Backbone):
         super().__init__(**kwargs)
         from transformers import ViTModel
 
-        path = resolve_hub_folder(self.hub_id, self.weights_dir, self.name)
-        device, dtype = self._device_dtype()
-        self.model = ViTModel.from_pretrained(path, add_pooling_layer=False).to(device, dtype).eval()
-        self.checksums = sha256_of_folder(path)
+        self.model = self._load(ViTModel, add_pooling_layer=False)
 
-    def score_video(self, frames: np.ndarray, item: dict) -> dict:
-        feats = self._embed(
+    def features(self, frames: np.ndarray) -> torch.Tensor:
+        return self._embed(
             self.model,
             dino_preprocess(frames),
             lambda m, b: m(pixel_values=b, interpolate_pos_encoding=True).last_hidden_state[:, 0],
         )
-        terms = consistency_terms(feats)
-        return {"video_results": float(terms.mean()), "sum": float(terms.sum()), "pairs": len(terms)}
-
-    def aggregate(self, entries: Sequence[dict]) -> float:
-        return pair_weighted_mean(entries)
 
 
-class BackgroundConsistency(_Backbone):
+class BackgroundConsistency(_Consistency):
     name = "background_consistency"
     hub_id = "openai/clip-vit-base-patch32"
     requirements = Requirements(
@@ -193,18 +209,10 @@ class BackgroundConsistency(_Backbone):
         super().__init__(**kwargs)
         from transformers import CLIPVisionModelWithProjection
 
-        path = resolve_hub_folder(self.hub_id, self.weights_dir, self.name)
-        device, dtype = self._device_dtype()
-        self.model = CLIPVisionModelWithProjection.from_pretrained(path).to(device, dtype).eval()
-        self.checksums = sha256_of_folder(path)
+        self.model = self._load(CLIPVisionModelWithProjection)
 
-    def score_video(self, frames: np.ndarray, item: dict) -> dict:
-        feats = self._embed(self.model, clip_preprocess(frames), lambda m, b: m(pixel_values=b).image_embeds)
-        terms = consistency_terms(feats)
-        return {"video_results": float(terms.mean()), "sum": float(terms.sum()), "pairs": len(terms)}
-
-    def aggregate(self, entries: Sequence[dict]) -> float:
-        return pair_weighted_mean(entries)
+    def features(self, frames: np.ndarray) -> torch.Tensor:
+        return self._clip_features(frames)
 
 
 class AestheticQuality(_Backbone):
@@ -223,7 +231,7 @@ class AestheticQuality(_Backbone):
         super().__init__(**kwargs)
         from transformers import CLIPVisionModelWithProjection
 
-        path = resolve_hub_folder(self.hub_id, self.weights_dir, self.name)
+        self.model = self._load(CLIPVisionModelWithProjection)
         root = weights_root(self.weights_dir)
         head_path = root / AESTHETIC_HEAD if root else None
         if head_path is None or not head_path.exists():
@@ -235,13 +243,11 @@ class AestheticQuality(_Backbone):
         width = state["weight"].shape[1]
         self.head = torch.nn.Linear(width, 1)
         self.head.load_state_dict(state)  # keys "weight" (1, 768) and "bias" (1,), as LAION ships them
-        device, dtype = self._device_dtype()
-        self.model = CLIPVisionModelWithProjection.from_pretrained(path).to(device, dtype).eval()
-        self.head = self.head.to(device).eval()
-        self.checksums = {**sha256_of_folder(path), AESTHETIC_HEAD: sha256_file(head_path)}
+        self.head = self.head.to(self.device).eval()
+        self.checksums[AESTHETIC_HEAD] = sha256_file(head_path)
 
     def score_video(self, frames: np.ndarray, item: dict) -> dict:
-        feats = self._embed(self.model, clip_preprocess(frames), lambda m, b: m(pixel_values=b).image_embeds)
+        feats = self._clip_features(frames)
         with torch.no_grad():
             scores = self.head(F.normalize(feats, dim=-1).to(self.head.weight.device)).squeeze(-1).cpu() / 10.0
         return {"video_results": float(scores.double().mean())}
