@@ -123,10 +123,6 @@ def find_duplicates(items: list[InputItem]) -> dict[int, str]:
     return dupes
 
 
-def _settings_fingerprint(config: BuildConfig) -> dict:
-    return asdict(config)
-
-
 def build(
     inputs: str | Path,
     out: str | Path,
@@ -146,7 +142,7 @@ def build(
         import shutil
 
         shutil.rmtree(out)
-    settings = _settings_fingerprint(config)
+    settings = asdict(config)
     if settings_file.exists():
         previous = json.loads(settings_file.read_text(encoding="utf-8"))
         if previous != settings:

@@ -71,9 +71,7 @@ class Leaderboard:
         row = {
             "name": name,
             "group": "measured",
-            "if_method": "computed"
-            if "instruction_following" in scores and meta.get("source") == "yumebench"
-            else ("none" if "instruction_following" not in scores else "imported"),
+            "if_method": _if_method(scores, meta),
             "scores": scores,
             "model_info": model_info or {},
             "results": str(results_path),
@@ -169,6 +167,13 @@ class Leaderboard:
             plt.close(fig)
             made["long_video"] = path
         return made
+
+
+def _if_method(scores: dict, meta: dict) -> str:
+    """How a measured row's IF was obtained: computed here, imported from elsewhere, or absent."""
+    if "instruction_following" not in scores:
+        return "none"
+    return "computed" if meta.get("source") == "yumebench" else "imported"
 
 
 def _fmt(value) -> str:
