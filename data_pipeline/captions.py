@@ -14,8 +14,8 @@ from yumebench.actions import (
     Action,
     ActionError,
     SpeedFields,
+    action_from_sentences,
     find_action_sentences,
-    parse_action_text,
     parse_speed_fields,
 )
 
@@ -31,7 +31,8 @@ class CaptionSplit:
 
 
 def split_caption(caption: str) -> CaptionSplit:
-    spans = [(m.start, m.end) for m in find_action_sentences(caption)]
+    found = find_action_sentences(caption)
+    spans = [(m.start, m.end) for m in found]
     speed_match = SPEED_REGEX.search(caption)
     if speed_match:
         spans.append(speed_match.span())
@@ -48,10 +49,9 @@ def split_caption(caption: str) -> CaptionSplit:
     stated_text = " ".join(r.strip() for r in removed if not SPEED_REGEX.fullmatch(r.strip()))
     stated: Action | None = None
     conflicting = False
-    found = find_action_sentences(caption)
     if found:
         try:
-            stated = parse_action_text(caption)
+            stated = action_from_sentences(found, caption)
         except ActionError:
             conflicting = True
     return CaptionSplit(

@@ -22,6 +22,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -323,7 +324,11 @@ def parse_action_text(text: str) -> Action:
 
     Raises ``ActionError`` when the text names no action or names two different states of one control.
     """
-    found = find_action_sentences(text)
+    return action_from_sentences(find_action_sentences(text), text)
+
+
+def action_from_sentences(found: Sequence[SentenceMatch], text: str) -> Action:
+    """The action stated by sentences already found in ``text`` (see :func:`parse_action_text`)."""
     if not found:
         raise ActionError(f"no action sentence found in {text[:80]!r}")
     keys = {m.value for m in found if m.control == "keys"}
