@@ -32,7 +32,7 @@ class DemoConfig:
     height: int = 160
     frames_per_segment: int = 32
     workers: int = 2
-    quick: bool = False  # fewer, smaller samples (used by the test suite)
+    quick: bool = False  # two samples instead of four (used by the test suite)
 
 
 def run_demo(config: DemoConfig, log=print) -> dict:

@@ -25,7 +25,6 @@ class SpecItem:
     prompt: str = ""
     image: str | None = None
     segments: list[dict] = field(default_factory=list)
-    line: int = 0
 
     def to_dict(self) -> dict:
         return {
@@ -37,7 +36,7 @@ class SpecItem:
         }
 
 
-def parse_item(raw: object, line: int) -> SpecItem:
+def parse_item(raw: object) -> SpecItem:
     if not isinstance(raw, dict):
         raise ValueError("not a JSON object")
     for key in ("id", "video"):
@@ -69,7 +68,6 @@ def parse_item(raw: object, line: int) -> SpecItem:
         prompt=str(raw.get("prompt") or ""),
         image=raw.get("image"),
         segments=clean,
-        line=line,
     )
 
 
@@ -93,7 +91,7 @@ def read_spec(path: str | Path) -> tuple[list[SpecItem], list[dict]]:
             continue
         ident = raw.get("id") if isinstance(raw, dict) else None
         try:
-            item = parse_item(raw, n)
+            item = parse_item(raw)
         except ValueError as e:
             errors.append({"id": ident or f"line {n}", "video": None, "error": f"{path}:{n}: {e}"})
             continue

@@ -22,7 +22,6 @@ class WeightFile:
 
     name: str  # folder or file name under --weights (hub ids with "/" written as "--")
     source: str  # hub id or URL it comes from
-    sha256: str | None = None  # expected checksum of a single file, when fixed
 
 
 @dataclass(frozen=True)
