@@ -73,7 +73,7 @@ PRESETS: dict[str, DiTConfig] = {
     "yume1.5-5b": DiTConfig(),
     # Two layers, two heads of 12, four channels: the diffusers test config's size, for CPU tests.
     "tiny": DiTConfig(
-        dim=24, ffn_dim=32, num_heads=2, num_layers=2, in_dim=4, out_dim=4, text_dim=16, text_len=8, freq_dim=16
+        dim=24, ffn_dim=32, num_heads=2, num_layers=2, in_dim=4, out_dim=4, text_dim=16, text_len=256, freq_dim=16
     ),
 }
 

@@ -26,6 +26,7 @@ window only) and ``spatial`` (the released Yume code's tiers, no sampling, no ch
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -77,12 +78,17 @@ def spatial_rate(distance: int, config: TSCMConfig) -> int:
 
 
 def select_history(
-    num_history: int, config: TSCMConfig, generator: torch.Generator | None = None
+    num_history: int,
+    config: TSCMConfig,
+    generator: torch.Generator | None = None,
+    stored: Sequence[int] | None = None,
 ) -> list[tuple[int, int]]:
     """(history latent index, spatial rate) kept for the next chunk; index 0 is the first frame.
 
     Distances count back from the chunk being predicted (the latest history latent has distance 1).
     Training passes a generator (random 1-in-N sampling); inference samples evenly, deterministically.
+    ``stored`` lists the indices still held when a bounded history buffer has thinned the far past
+    (tscm mode only; the first frame and the recent window are always held).
     """
     if num_history == 0:
         return []
@@ -95,9 +101,10 @@ def select_history(
     window = config.tiers[-1][0]
     kept = [(0, config.first_frame_rate)]
     recent = range(max(1, num_history - window), num_history)
-    far = list(range(1, max(1, num_history - window)))
+    far_end = max(1, num_history - window)
+    far = list(range(1, far_end)) if stored is None else sorted(i for i in stored if 1 <= i < far_end)
     if far:
-        count = min(config.max_far_frames, max(1, math.ceil(len(far) / config.sample_ratio)))
+        count = min(config.max_far_frames, max(1, math.ceil((far_end - 1) / config.sample_ratio)), len(far))
         if generator is None:
             picks = (
                 [far[round(k * (len(far) - 1) / max(1, count - 1))] for k in range(count)] if count > 1 else [far[-1]]
@@ -204,12 +211,23 @@ class YumeTransformer(nn.Module):
             self.channel_branches = nn.ModuleList(ChannelBranch(c.dim, self.tscm) for _ in range(c.num_layers))
             self._channel_rope = rope_table(c.rope_max_len, ch_head)  # plain attribute: never cast to bf16
 
-    def history_tokens(self, history: torch.Tensor, generator: torch.Generator | None = None):
-        """Compressed tokens (B, N_h, dim) and positions (N_h, 3) for history latents (B, C, T, H, W)."""
+    def history_tokens(
+        self,
+        history: torch.Tensor,
+        generator: torch.Generator | None = None,
+        index: Sequence[int] | None = None,
+    ):
+        """Compressed tokens (B, N_h, dim) and positions (N_h, 3) for history latents (B, C, T, H, W).
+
+        ``index`` gives each stored latent's frame index (default 0..T-1); a bounded buffer passes it.
+        """
         dit, b = self.dit, history.shape[0]
+        index = list(range(history.shape[2])) if index is None else list(index)
+        slot = {frame: k for k, frame in enumerate(index)}
         tokens, positions = [], []
-        for index, rate in select_history(history.shape[2], self.tscm, generator):
-            frame = history[:, :, index : index + 1]
+        for frame_index, rate in select_history(index[-1] + 1, self.tscm, generator, stored=index):
+            k = slot[frame_index]
+            frame = history[:, :, k : k + 1]
             h, w = frame.shape[-2:]
             frame = F.pad(frame, (0, (-w) % rate, 0, (-h) % rate, 0, 0), mode="replicate")
             y = (dit.patch_embedding if rate == 2 else self.coarse_patch[str(rate)])(frame)
@@ -219,20 +237,24 @@ class YumeTransformer(nn.Module):
             rows = torch.arange(gh, dtype=torch.float64) * scale + (scale - 1) / 2
             cols = torch.arange(gw, dtype=torch.float64) * scale + (scale - 1) / 2
             rr, cc = torch.meshgrid(rows, cols, indexing="ij")
-            positions.append(torch.stack([torch.full_like(rr, index), rr, cc], -1).reshape(-1, 3))
+            positions.append(torch.stack([torch.full_like(rr, frame_index), rr, cc], -1).reshape(-1, 3))
         if not tokens:
             return history.new_zeros(b, 0, dit.config.dim), torch.zeros(0, 3, dtype=torch.float64)
         return torch.cat(tokens, dim=1), torch.cat(positions, dim=0)
 
-    def channel_tokens(self, history: torch.Tensor):
-        """History at (8,4,4) to channel_dim channels: tokens (B, M, 96) and positions (M, 3)."""
+    def channel_tokens(self, history: torch.Tensor, index: Sequence[int] | None = None):
+        """History at (8,4,4) to channel_dim channels: tokens (B, M, 96) and positions (M, 3).
+
+        A token's temporal position is the mean frame index of the latents it covers."""
         pt, ph, pw = self.tscm.channel_patch
         t, h, w = history.shape[2:]
         x = F.pad(history, (0, (-w) % pw, 0, (-h) % ph, 0, (-t) % pt), mode="replicate")
         y = self.channel_patch(x)
         gt, gh, gw = y.shape[2:]
+        frames = torch.arange(t, dtype=torch.float64) if index is None else torch.tensor(index, dtype=torch.float64)
+        frames = F.pad(frames[None, None], (0, (-t) % pt), mode="replicate")[0, 0]
         ff, rr, cc = torch.meshgrid(
-            torch.arange(gt, dtype=torch.float64) * pt + (pt - 1) / 2,
+            frames.reshape(gt, pt).mean(dim=1),
             torch.arange(gh, dtype=torch.float64) * (ph / 2) + (ph / 2 - 1) / 2,
             torch.arange(gw, dtype=torch.float64) * (pw / 2) + (pw / 2 - 1) / 2,
             indexing="ij",
@@ -246,17 +268,22 @@ class YumeTransformer(nn.Module):
         context: torch.Tensor,
         history: torch.Tensor | None = None,
         generator: torch.Generator | None = None,
+        history_index: Sequence[int] | None = None,
     ) -> torch.Tensor:
-        """Flow prediction for the chunk x (B, C, F, H, W) at timestep t (B,), after ``history`` latents
-        (B, C, T, H, W), which are clean (timestep 0)."""
+        """Flow prediction for the chunk x (B, C, F, H, W) at timestep t (B,) or per token (B, L), after
+        ``history`` latents (B, C, T, H, W), which are clean (timestep 0). ``history_index`` gives the
+        frame index of each stored latent when a bounded buffer has thinned the far past."""
         dit = self.dit
         tokens, grid = dit.patchify(x)
         n_pred = tokens.shape[1]
-        offset = 0 if history is None else history.shape[2]
+        if history is None or history.shape[2] == 0:
+            offset = 0
+        else:
+            offset = history.shape[2] if history_index is None else int(history_index[-1]) + 1
         pred_pos = grid_positions(*grid, device=x.device)
         pred_pos[:, 0] += offset
         if history is not None and history.shape[2] > 0:
-            hist, hist_pos = self.history_tokens(history, generator)
+            hist, hist_pos = self.history_tokens(history, generator, history_index)
         else:
             hist, hist_pos = (
                 tokens.new_zeros(tokens.shape[0], 0, tokens.shape[2]),
@@ -271,7 +298,7 @@ class YumeTransformer(nn.Module):
         ctx = dit.embed_text(context)
         use_channel = self.tscm.channel_branch and history is not None and history.shape[2] > 0
         if use_channel:
-            ch_tokens, ch_pos = self.channel_tokens(history)
+            ch_tokens, ch_pos = self.channel_tokens(history, history_index)
             ch_head = self.tscm.channel_dim // self.tscm.channel_heads
             self._channel_rope = self._channel_rope.to(x.device)
             pred_ch_freqs = rope_freqs(self._channel_rope, pred_pos, ch_head)

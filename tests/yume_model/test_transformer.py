@@ -66,7 +66,9 @@ def test_both_checkpoint_formats_load_and_round_trip(tiny, tmp_path):
     ref = diffusers_twin(tiny.config)
     ref.load_state_dict(native_to_diffusers(tiny.state_dict()))
     ref.save_pretrained(tmp_path / "diffusers")
-    torch.testing.assert_close(load_checkpoint(tmp_path / "diffusers", text_len=8)(x, t, ctx), expected)
+    torch.testing.assert_close(
+        load_checkpoint(tmp_path / "diffusers", text_len=tiny.config.text_len)(x, t, ctx), expected
+    )
     assert load_checkpoint(tmp_path / "diffusers").config.text_len == 512  # the Wan pipeline's padding
     again = load_checkpoint(tmp_path / "native")
     save_checkpoint(again, tmp_path / "resaved")

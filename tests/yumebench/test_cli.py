@@ -51,8 +51,6 @@ def test_bad_pose_file_is_one_line_and_exit_2(tmp_path):
 @pytest.mark.parametrize(
     "argv",
     [
-        ["model", "generate"],
-        ["model", "cache-actions"],
         ["model", "train", "base"],
         ["model", "train", "self-forcing"],
     ],
