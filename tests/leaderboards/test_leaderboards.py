@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 from leaderboards.check import CheckInputError, check
 from leaderboards.store import Leaderboard, published_rows
 from yumebench.cli import app
+from yumebench.video import probe
 
 cli = CliRunner()
 TABLE1 = {  # Yume1.5 Table 1, restated from ../shared/reference/yume_repo.md §4
@@ -102,6 +103,10 @@ def test_demo_completes_and_its_board_has_published_and_demo_rows(tmp_path):
     md = (tmp_path / "demo" / "leaderboard" / "leaderboard.md").read_text()
     assert "| Yume1.5 (4 steps) |" in md and "| demo samples (true commands) |" in md
     assert summary["clips"] >= 4 and (tmp_path / "demo" / "dataset" / "meta" / "info.json").exists()
+    assert summary["generated"]["blocks"] == 2 and probe(summary["generated"]["video"]).num_frames == 65
+    assert "| tiny reference model (demo) |" in md
+    for name, reason in summary["skipped"].items():  # absent weights: skipped with the command that gets them
+        assert name != "instruction_following" and "huggingface-cli download" in reason
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="no headless browser (chromium) installed")

@@ -102,10 +102,12 @@ def resolve_hub_folder(hub_id: str, weights_dir: str | None, dimension: str) -> 
 
         return snapshot_download(hub_id, local_files_only=True)
     except Exception:
-        where = f"{root}/{hub_id.replace('/', '--')}" if root else "--weights DIR/" + hub_id.replace("/", "--")
+        folder = hub_id.replace("/", "--")
+        where = f"{root}/{folder}" if root else f"WEIGHTS/{folder}"
         raise MissingWeights(
-            f"{dimension}: {hub_id} is not in {where} nor in the Hugging Face cache; "
-            f"get it with: huggingface-cli download {hub_id} --local-dir {where}"
+            f"{dimension}: {hub_id} is not in {where if root else 'a --weights folder'} nor in the Hugging Face "
+            f"cache; get it with: huggingface-cli download {hub_id} --local-dir {where} (then pass --weights "
+            f"{root or 'WEIGHTS'})"
         ) from None
 
 
