@@ -304,7 +304,7 @@ class YumePipeline:
                 def velocity(x, t, ctx=ctx, past=past, past_index=past_index):
                     return self.transformer(x, t.to(dtype), ctx, past, history_index=past_index or None)
 
-                latents = sample(velocity, noise, c.sampler)
+                latents = sample(velocity, noise, c.sampler, generator)
                 history.extend(latents)
                 pixels = decoder(latents.to(next(self.vae.parameters()).dtype))
                 if k == 0 and first_pixels is not None:

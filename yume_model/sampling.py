@@ -6,6 +6,9 @@ sigma' = s sigma / (1 + (s - 1) sigma) (Yume's ``sample_5b.py``, shift 7 for the
 Wan uses 5 for 50 steps).
 
 - ``euler``: the few-step sampler of the distilled model, x <- x + (sigma_next - sigma) v.
+- ``renoise``: Self-Forcing's few-step sampler (``backbone.md`` §2): each step predicts x0 = x - sigma v,
+  then re-noises it with fresh noise to the next level; the last x0 is the sample. The Self-Forcing
+  generator (``yume_model.self_forcing``) is trained through exactly this loop.
 - ``unipc``: diffusers' ``UniPCMultistepScheduler`` in flow mode (Wan2.2's default solver) for the base model.
 """
 
@@ -16,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-SAMPLERS = ("euler", "unipc")
+SAMPLERS = ("euler", "renoise", "unipc")
 
 
 @dataclass
@@ -41,10 +44,25 @@ def shifted_sigmas(steps: int, shift: float) -> torch.Tensor:
 
 
 def sample(
-    velocity: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], noise: torch.Tensor, config: SamplerConfig
+    velocity: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    noise: torch.Tensor,
+    config: SamplerConfig,
+    generator: torch.Generator | None = None,
 ) -> torch.Tensor:
-    """Integrate from ``noise`` (sigma = 1) to a clean sample; ``velocity(x, t)`` with t of shape (B,)."""
+    """Integrate from ``noise`` (sigma = 1) to a clean sample; ``velocity(x, t)`` with t of shape (B,).
+    ``generator`` draws the re-noising noise of ``renoise`` (CPU generator)."""
     b = noise.shape[0]
+    if config.name == "renoise":
+        sigmas = shifted_sigmas(config.steps, config.shift)
+        x = noise
+        for i, sigma in enumerate(sigmas[:-1]):
+            t = torch.full((b,), float(sigma) * 1000.0, device=noise.device)
+            x0 = (x.double() - float(sigma) * velocity(x, t).double()).to(noise.dtype)
+            if i + 1 == len(sigmas) - 1:
+                return x0
+            fresh = torch.randn(noise.shape, generator=generator).to(noise.device, noise.dtype)
+            x = (1 - float(sigmas[i + 1])) * x0 + float(sigmas[i + 1]) * fresh
+        return x
     if config.name == "euler":
         sigmas = shifted_sigmas(config.steps, config.shift)
         x = noise

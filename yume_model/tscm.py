@@ -191,6 +191,8 @@ class YumeTransformer(nn.Module):
         super().__init__()
         self.dit = dit
         self.tscm = tscm or TSCMConfig()
+        self.gradient_checkpointing = False  # recompute each block in backward (training memory)
+        self._last_rates: set[int] = set()  # patchify rates the last history_tokens call used
         c = dit.config
         # Coarse Patchify kernels, trainable, initialised by interpolating the pretrained one (keys as the
         # released YUME code names them: patch_embedding_2x is the (1,4,4) kernel, ..., 16x the (1,32,32)).
@@ -225,7 +227,9 @@ class YumeTransformer(nn.Module):
         index = list(range(history.shape[2])) if index is None else list(index)
         slot = {frame: k for k, frame in enumerate(index)}
         tokens, positions = [], []
-        for frame_index, rate in select_history(index[-1] + 1, self.tscm, generator, stored=index):
+        selected = select_history(index[-1] + 1, self.tscm, generator, stored=index)
+        self._last_rates = {rate for _, rate in selected}
+        for frame_index, rate in selected:
             k = slot[frame_index]
             frame = history[:, :, k : k + 1]
             h, w = frame.shape[-2:]
@@ -305,13 +309,35 @@ class YumeTransformer(nn.Module):
             hist_ch_freqs = rope_freqs(self._channel_rope, ch_pos.to(x.device), ch_head)
         n_hist = hist.shape[1]
         for i, block in enumerate(dit.blocks):
-            all_tokens = block(all_tokens, e0, freqs, ctx)
+            if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
+                from torch.utils.checkpoint import checkpoint
+
+                all_tokens = checkpoint(block, all_tokens, e0, freqs, ctx, use_reentrant=False)
+            else:
+                all_tokens = block(all_tokens, e0, freqs, ctx)
             if use_channel:
                 pred = all_tokens[:, n_hist:]
                 delta = self.channel_branches[i](pred, ch_tokens, pred_ch_freqs, hist_ch_freqs)
                 all_tokens = torch.cat([all_tokens[:, :n_hist], pred + delta], dim=1)
         out = dit.head(all_tokens[:, n_hist:], e[:, n_hist:])
+        if self.training and torch.is_grad_enabled():
+            out = out + self._untouched_zero(history, hist_pos, use_channel)
         return dit.unpatchify(out, grid)
+
+    def _untouched_zero(self, history, hist_pos: torch.Tensor, use_channel: bool) -> torch.Tensor:
+        """0 x the parameters this call did not use, so every process's gradients cover the same
+        parameters whatever its history length (FSDP/DDP reduce them together; ``training.py``)."""
+        has_history = history is not None and history.shape[2] > 0
+        used_rates = self._last_rates if has_history else set()
+        params = [
+            p for rate, conv in self.coarse_patch.items() if int(rate) not in used_rates for p in conv.parameters()
+        ]
+        if self.tscm.channel_branch and not use_channel:
+            params += list(self.channel_patch.parameters()) + list(self.channel_branches.parameters())
+        zero = self.dit.patch_embedding.bias.new_zeros(())
+        for p in params:
+            zero = zero + 0.0 * p.sum()
+        return zero
 
     def tokens_per_block(self, num_history: int, latent_hw: tuple[int, int], chunk: int = 8) -> int:
         """Attention tokens for one chunk after ``num_history`` latents (for the bounded-context check)."""

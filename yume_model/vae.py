@@ -24,9 +24,11 @@ def load_vae(path: str | Path, dtype: torch.dtype = torch.float32, device: str =
     root = Path(path)
     if root.exists():
         folder = root / "vae" if (root / "vae").is_dir() else root
-        vae = AutoencoderKLWan.from_pretrained(folder, torch_dtype=dtype)
+        vae = AutoencoderKLWan.from_pretrained(folder, torch_dtype=dtype, low_cpu_mem_usage=False)
     else:
-        vae = AutoencoderKLWan.from_pretrained(str(path), subfolder="vae", torch_dtype=dtype, local_files_only=True)
+        vae = AutoencoderKLWan.from_pretrained(
+            str(path), subfolder="vae", torch_dtype=dtype, local_files_only=True, low_cpu_mem_usage=False
+        )
     return vae.eval().to(device)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from yumebench.cli._common import err_console, fail, not_built
+from yumebench.cli._common import err_console, fail
 
 app = typer.Typer(
     help=(
@@ -80,9 +80,13 @@ def generate(
     weights: Path = typer.Option(None, help="Pipeline folder (save_pretrained) or Yume-5B-720P checkpoint folder."),
     text_encoder: str = typer.Option(None, help="umT5 folder or cached hub id, if not inside --weights."),
     vae: str = typer.Option(None, help="Wan2.2 VAE folder or cached hub id, if not inside --weights."),
-    steps: int = typer.Option(4, min=1, help="Sampling steps per block (4 for the distilled model)."),
-    sampler: str = typer.Option("euler", help="euler (few-step, distilled) or unipc (multi-step, base)."),
-    shift: float = typer.Option(7.0, help="Flow-matching schedule shift (Yume1.5 sample_5b: 7)."),
+    steps: int = typer.Option(None, min=1, help="Sampling steps per block (default: saved, else 4)."),
+    sampler: str = typer.Option(
+        None,
+        help="euler (few-step ODE), renoise (Self-Forcing's x0 re-noising) or unipc (multi-step, base); "
+        "default: the pipeline's saved sampler, else euler.",
+    ),
+    shift: float = typer.Option(None, help="Schedule shift (default: saved, else 7 as Yume1.5's sample_5b)."),
     resolution: str = typer.Option(None, help="HEIGHTxWIDTH, multiples of 32 (default: 544x960; tiny 64x96)."),
     history: str = typer.Option("saved", help="History compression: tscm, full, sliding, spatial (default: saved)."),
     wording: str = typer.Option("yume", help="Action-description wording: yume, paper, 5b."),
@@ -115,7 +119,7 @@ def generate(
         fail(f"--wording {wording!r}: expected yume, paper or 5b")
     try:
         parsed = parse_action_sequence(actions)
-        sampler_config = SamplerConfig(sampler, steps, shift)
+        SamplerConfig(sampler or "euler", steps or 4, shift or 7.0)  # validate before loading anything
     except (ActionError, ValueError) as e:
         fail(f"--actions/--sampler: {e}")
     height, width = _resolution(resolution or DEFAULT_RESOLUTION.get(config, "544x960"))
@@ -133,7 +137,9 @@ def generate(
 
     pipe = _load_pipeline(config, weights, text_encoder, vae, history, dtype, device)
     pipe.config.height, pipe.config.width, pipe.config.seed = height, width, seed
-    pipe.config.sampler, pipe.config.wording = sampler_config, wording
+    saved = pipe.config.sampler
+    pipe.config.sampler = SamplerConfig(sampler or saved.name, steps or saved.steps, shift or saved.shift)
+    pipe.config.wording = wording
     try:
         parsed, block_events = pipe.check_inputs(parsed, prompt, events, picture)
     except GenerationError as e:
@@ -161,9 +167,9 @@ def generate(
         "generation": {
             "config": config,
             "weights": str(weights) if weights else "random",
-            "steps": steps,
-            "sampler": sampler,
-            "shift": shift,
+            "steps": pipe.config.sampler.steps,
+            "sampler": pipe.config.sampler.name,
+            "shift": pipe.config.sampler.shift,
             "seed": seed,
             "history": pipe.transformer.tscm.mode,
             "resolution": f"{height}x{width}",
@@ -217,13 +223,157 @@ train_app = typer.Typer(
 app.add_typer(train_app, name="train")
 
 
+def _train_config(**kwargs):
+    from yume_model.training import TrainConfig
+
+    try:
+        return TrainConfig(**kwargs)
+    except ValueError as e:
+        fail(str(e))
+
+
+def _report(summary: dict, what: str) -> None:
+    err_console.print(
+        f"{what}: loss {summary['first_loss']:.4f} -> {summary['last_loss']:.4f} "
+        f"({len(summary['losses'])} steps, {summary['steps_per_s']:.2f} steps/s); final pipeline: {summary['final']}"
+    )
+
+
 @train_app.command("base")
-def train_base() -> None:
-    """Base training on the mixed dataset (rectified flow, alternating T2V/I2V)."""
-    not_built("yumebench model train base", 9)
+def train_base(
+    dataset: Path = typer.Option(..., help="A dataset built by `yumebench data build`."),
+    out: Path = typer.Option(Path("runs/base"), help="Run folder: checkpoints/, train_log.jsonl, final/."),
+    init: Path = typer.Option(None, help="Pipeline folder to start from (default: the tiny preset, random)."),
+    steps: int = typer.Option(100, min=1, help="Total optimizer steps (the run stops there)."),
+    batch_size: int = typer.Option(2, min=1, help="Global batch (split across torchrun ranks)."),
+    lr: float = typer.Option(1e-5, help="AdamW learning rate (Yume1.5: 1e-5)."),
+    warmup_steps: int = typer.Option(0, min=0, help="Linear warm-up steps."),
+    grad_clip: float = typer.Option(1.0, help="Gradient-norm clip."),
+    shift: float = typer.Option(5.0, help="Timestep-sampling shift."),
+    resolution: str = typer.Option("64x96", help="HEIGHTxWIDTH of the training clips (Yume1.5: 704x1280)."),
+    num_frames: int = typer.Option(33, help="Frames per sample, 4k+1."),
+    ema: float = typer.Option(0.0, help="EMA decay (0: off); the final pipeline then holds the EMA weights."),
+    save_every: int = typer.Option(50, min=1, help="Checkpoint every N steps."),
+    seed: int = typer.Option(0),
+    mixed_precision: str = typer.Option("auto", help="auto (bf16 autocast on CUDA), bf16 or no."),
+    activation_checkpointing: bool = typer.Option(False, help="Recompute DiT blocks in backward."),
+    resume: bool = typer.Option(False, help="Continue from OUT/checkpoints/latest exactly."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Base training on the mixed dataset: rectified flow on a chunk after a random-length history
+    (compressed by TSCM), alternating T2V and I2V batches step by step.
+
+    Multi-GPU / multi-node: `torchrun --nproc-per-node 8 --no-python yumebench model train base ...`
+    (FSDP2). Logs every step to OUT/train_log.jsonl (step, loss, lr, grad_norm, samples_per_s).
+
+    Example: yumebench model train base --dataset my_dataset --out runs/base --steps 1000 --resume
+    """
+    from yume_model.training import setup_distributed
+    from yume_model.training import train_base as run
+
+    if not (dataset / "meta" / "info.json").exists():
+        fail(f"{dataset}: not a dataset built by `yumebench data build` (no meta/info.json)")
+    config = _train_config(
+        dataset=str(dataset),
+        out=str(out),
+        init=str(init) if init else None,
+        steps=steps,
+        batch_size=batch_size,
+        lr=lr,
+        warmup_steps=warmup_steps,
+        grad_clip=grad_clip,
+        shift=shift,
+        resolution=_resolution(resolution),
+        num_frames=num_frames,
+        ema=ema,
+        save_every=save_every,
+        seed=seed,
+        mixed_precision=mixed_precision,
+        activation_checkpointing=activation_checkpointing,
+    )
+    env = setup_distributed(device)
+    try:
+        summary = run(config, resume=resume, progress=not quiet, env=env)
+    except ValueError as e:
+        fail(str(e))
+    if env.main:
+        _report(summary, "base training")
 
 
 @train_app.command("self-forcing")
-def train_self_forcing() -> None:
-    """Self-Forcing distillation with TSCM (DMD loss)."""
-    not_built("yumebench model train self-forcing", 9)
+def train_self_forcing(
+    dataset: Path = typer.Option(..., help="A dataset built by `yumebench data build` (prompts, first frames)."),
+    init: Path = typer.Option(..., help="The base pipeline folder (e.g. runs/base/final)."),
+    out: Path = typer.Option(Path("runs/self_forcing"), help="Run folder: checkpoints/, train_log.jsonl, final/."),
+    steps: int = typer.Option(600, min=1, help="Iterations (Yume1.5: 600)."),
+    batch_size: int = typer.Option(1, min=1, help="Global batch (split across torchrun ranks)."),
+    chunks: int = typer.Option(3, min=1, help="Chunks per rollout."),
+    chunk_latents: int = typer.Option(8, min=1, help="Latent frames per chunk (8 = 32 video frames)."),
+    denoising_steps: int = typer.Option(4, min=1, help="Few-step schedule length of the generator."),
+    shift: float = typer.Option(5.0, help="Few-step schedule shift."),
+    lr_generator: float = typer.Option(2e-6, help="Generator learning rate."),
+    lr_critic: float = typer.Option(4e-7, help="Fake-score learning rate."),
+    generator_every: int = typer.Option(5, min=1, help="Generator update every N iterations (critic: every one)."),
+    real_guidance: float = typer.Option(1.0, help="CFG scale on the real score (1: none)."),
+    resolution: str = typer.Option("64x96", help="HEIGHTxWIDTH."),
+    num_frames: int = typer.Option(33, help="Frames per dataset sample (first frame and text come from it)."),
+    save_every: int = typer.Option(50, min=1),
+    seed: int = typer.Option(0),
+    mixed_precision: str = typer.Option("auto", help="auto (bf16 autocast on CUDA), bf16 or no."),
+    activation_checkpointing: bool = typer.Option(False),
+    resume: bool = typer.Option(False, help="Continue from OUT/checkpoints/latest."),
+    device: str = typer.Option("auto", help="auto, cpu or cuda."),
+    quiet: bool = typer.Option(False, help="No progress bar."),
+) -> None:
+    """Self-Forcing distillation with TSCM: the generator rolls out chunks from its own history with the
+    few-step schedule; DMD against a frozen real score and a trained fake score.
+
+    The result, OUT/final, is a pipeline folder that `yumebench model generate --weights OUT/final`
+    runs with the few-step re-noising sampler it was trained with.
+
+    Example: yumebench model train self-forcing --dataset my_dataset --init runs/base/final --steps 600
+    """
+    from yume_model.self_forcing import SelfForcingConfig
+    from yume_model.self_forcing import train_self_forcing as run
+    from yume_model.training import setup_distributed
+
+    if not (dataset / "meta" / "info.json").exists():
+        fail(f"{dataset}: not a dataset built by `yumebench data build` (no meta/info.json)")
+    if not (init / "yume_pipeline.json").exists():
+        fail(f"{init}: not a pipeline folder (no yume_pipeline.json); use the base run's final/ folder")
+    try:
+        config = SelfForcingConfig(
+            dataset=str(dataset),
+            init=str(init),
+            out=str(out),
+            steps=steps,
+            batch_size=batch_size,
+            chunks=chunks,
+            chunk_latents=chunk_latents,
+            denoising_steps=denoising_steps,
+            shift=shift,
+            lr_generator=lr_generator,
+            lr_critic=lr_critic,
+            generator_every=generator_every,
+            real_guidance=real_guidance,
+            resolution=_resolution(resolution),
+            num_frames=num_frames,
+            save_every=save_every,
+            seed=seed,
+            mixed_precision=mixed_precision,
+            activation_checkpointing=activation_checkpointing,
+        )
+    except ValueError as e:
+        fail(str(e))
+    env = setup_distributed(device)
+    try:
+        summary = run(config, resume=resume, progress=not quiet, env=env)
+    except ValueError as e:
+        fail(str(e))
+    if env.main:
+        critic, dmd = summary["critic_losses"], summary["dmd_losses"]
+        err_console.print(
+            f"self-forcing: critic loss {critic[0]:.4f} -> {critic[-1]:.4f}, {len(dmd)} generator updates, "
+            f"{summary['steps_per_s']:.2f} steps/s; distilled pipeline: {summary['final']}"
+        )
