@@ -76,7 +76,7 @@ def test_resume_scores_nothing_twice(bench_dir, tmp_path, monkeypatch):
     def boom(*args, **kwargs):
         raise AssertionError("a finished video was scored again")
 
-    monkeypatch.setattr(runner_mod, "score_item", boom)
+    monkeypatch.setattr(runner_mod, "score_group", boom)
     run_bench(bench_dir / "spec.jsonl", bench_dir, out, BenchConfig(progress=False))
     assert load_results(out)["instruction_following"] == first["instruction_following"]
 

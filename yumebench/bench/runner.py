@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
 
+import numpy as np
+
 from yumebench import __version__
 from yumebench.bench.spec import SpecItem, read_spec
 from yumebench.metrics import DIMENSIONS, Dimension, MissingWeights
@@ -31,6 +33,7 @@ class BenchConfig:
     dims: list[str] = field(default_factory=lambda: ["instruction_following"])
     device: str = "cpu"
     batch_size: int = 16
+    videos_per_batch: int = 4  # videos decoded together so backbone batches span videos
     workers: int = 1
     weights_dir: str | None = None
     seed: int = 0
@@ -74,35 +77,74 @@ def _worker_dims(names: list[str], kwargs: dict) -> dict[str, Dimension]:
     return {n: _WORKER_DIMS[(n, settings)] for n in names}
 
 
-def score_item(
-    item: SpecItem, video: str, names: list[str], kwargs: dict, dims: dict[str, Dimension] | None = None
-) -> dict:
-    """Decode one video once and score it on ``names`` (with ``dims`` when the caller already built
-    them); never raises (errors come back as data)."""
-    dims = {n: dims[n] for n in names} if dims is not None else _worker_dims(names, kwargs)
+def _decode(item: SpecItem, video: str) -> tuple[np.ndarray | None, str | None]:
     try:
-        frames, info = read_frames(video)
+        frames, _ = read_frames(video)
     except VideoError as e:
-        return {"id": item.id, "error": str(e)}
+        return None, str(e)
     for i, seg in enumerate(item.segments):
         if seg["end"] > len(frames):
-            return {
-                "id": item.id,
-                "error": f"{item.id}: segment {i} [{seg['start']}, {seg['end']}) is past the video's end "
-                f"({len(frames)} frames)",
-            }
-    entries, seconds = {}, {}
-    for name, dim in dims.items():
-        if dim.requirements.uses_segments and not item.segments:
-            entries[name] = {"video_results": None, "note": "no segments in the spec"}
+            return None, (
+                f"{item.id}: segment {i} [{seg['start']}, {seg['end']}) is past the video's end ({len(frames)} frames)"
+            )
+    return frames, None
+
+
+def _error_entry(e: Exception) -> dict:
+    return {"video_results": None, "error": f"{type(e).__name__}: {e}".splitlines()[0]}
+
+
+def score_group(
+    jobs: list[tuple[SpecItem, str, list[str]]], kwargs: dict, dims: dict[str, Dimension] | None = None
+) -> list[dict]:
+    """Decode each video of the group once and score the group on each dimension in one call, so
+    backbones fill their batches with frames of several videos. ``jobs`` holds (item, video path,
+    dimensions still missing for it). Never raises: errors come back as data, and a dimension that
+    fails on the group is retried video by video so one bad video costs only its own entry."""
+    names = sorted({n for _, _, missing in jobs for n in missing})
+    dims = {n: dims[n] for n in names} if dims is not None else _worker_dims(names, kwargs)
+    results, decoded = [], {}
+    for k, (item, video, _) in enumerate(jobs):
+        frames, error = _decode(item, video)
+        if error is not None:
+            results.append({"id": item.id, "error": error})
+            continue
+        decoded[k] = frames
+        results.append({"id": item.id, "entries": {}, "seconds": {}, "frames": len(frames)})
+    for name in names:
+        dim = dims[name]
+        members = []
+        for k, (item, _, missing) in enumerate(jobs):
+            if k not in decoded or name not in missing:
+                continue
+            if dim.requirements.uses_segments and not item.segments:
+                results[k]["entries"][name] = {"video_results": None, "note": "no segments in the spec"}
+                continue
+            members.append(k)
+        if not members:
             continue
         t0 = time.perf_counter()
         try:
-            entries[name] = dim.score_video(frames, item.to_dict())
-        except Exception as e:  # one dimension failing must not lose the others
-            entries[name] = {"video_results": None, "error": f"{type(e).__name__}: {e}".splitlines()[0]}
-        seconds[name] = time.perf_counter() - t0
-    return {"id": item.id, "entries": entries, "seconds": seconds, "frames": len(frames)}
+            entries = dim.score_videos([(decoded[k], jobs[k][0].to_dict()) for k in members])
+        except Exception:  # find the video that fails; the others keep their scores
+            entries = []
+            for k in members:
+                try:
+                    entries.append(dim.score_video(decoded[k], jobs[k][0].to_dict()))
+                except Exception as e:  # one dimension failing must not lose the others
+                    entries.append(_error_entry(e))
+        share = (time.perf_counter() - t0) / len(members)
+        for k, entry in zip(members, entries, strict=True):
+            results[k]["entries"][name] = entry
+            results[k]["seconds"][name] = share
+    return results
+
+
+def score_item(
+    item: SpecItem, video: str, names: list[str], kwargs: dict, dims: dict[str, Dimension] | None = None
+) -> dict:
+    """One video on ``names`` (a group of one)."""
+    return score_group([(item, video, names)], kwargs, dims)[0]
 
 
 def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: BenchConfig | None = None) -> BenchReport:
@@ -163,18 +205,22 @@ def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: Ben
             cache_file.flush()
             bar.update()
 
-        if config.workers <= 1 or len(todo) <= 1:
-            for item, video, missing, keys in todo:
-                collect(item, keys, score_item(item, str(video), missing, kwargs, dims))
+        size = max(1, config.videos_per_batch)
+        groups = [todo[i : i + size] for i in range(0, len(todo), size)]
+
+        def jobs(group):
+            return [(item, str(video), missing) for item, video, missing, _ in group]
+
+        if config.workers <= 1 or len(groups) <= 1:
+            for group in groups:
+                for (item, _, _, keys), result in zip(group, score_group(jobs(group), kwargs, dims), strict=True):
+                    collect(item, keys, result)
         else:
             with ProcessPoolExecutor(config.workers, mp_context=get_context("spawn")) as pool:
-                futures = {
-                    pool.submit(score_item, item, str(video), missing, kwargs): (item, keys)
-                    for item, video, missing, keys in todo
-                }
+                futures = {pool.submit(score_group, jobs(group), kwargs): group for group in groups}
                 for fut in as_completed(futures):
-                    item, keys = futures[fut]
-                    collect(item, keys, fut.result())
+                    for (item, _, _, keys), result in zip(futures[fut], fut.result(), strict=True):
+                        collect(item, keys, result)
     bar.close()
 
     order = {item.id: i for i, item in enumerate(items)}

@@ -19,9 +19,20 @@ DIMENSIONS.register(
     description="VBench background consistency: CLIP ViT-B/32 image embeddings, same formula.",
 )
 DIMENSIONS.register(
+    "motion_smoothness",
+    "yumebench.metrics.quality:MotionSmoothness",
+    description="VBench motion smoothness: AMT-S predicts each odd frame from its neighbours; (255 - MAE) / 255.",
+)
+DIMENSIONS.register(
     "aesthetic_quality",
     "yumebench.metrics.quality:AestheticQuality",
     description="VBench aesthetic quality: LAION linear head on CLIP ViT-L/14 embeddings, / 10.",
+)
+
+DIMENSIONS.register(
+    "imaging_quality",
+    "yumebench.metrics.quality:ImagingQuality",
+    description="VBench imaging quality: MUSIQ (SPAQ) mean opinion score per frame, / 100 in aggregate.",
 )
 
 __all__ = ["DIMENSIONS", "Dimension", "MissingWeights", "Requirements", "WeightFile"]

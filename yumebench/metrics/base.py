@@ -53,7 +53,14 @@ class Dimension:
         return {}
 
     def score_video(self, frames: np.ndarray, item: dict) -> dict:
-        raise NotImplementedError
+        return self.score_videos([(frames, item)])[0]
+
+    def score_videos(self, videos: Sequence[tuple[np.ndarray, dict]]) -> list[dict]:
+        """Several decoded videos at once (backbones fill their batches across videos); one entry each.
+        A dimension overrides ``score_video`` or this."""
+        if type(self).score_video is Dimension.score_video:
+            raise NotImplementedError(f"{type(self).__name__} implements neither score_video nor score_videos")
+        return [self.score_video(frames, item) for frames, item in videos]
 
     def aggregate(self, entries: Sequence[dict]) -> float:
         values = [e["video_results"] for e in entries if e.get("video_results") is not None]

@@ -1,17 +1,30 @@
-"""VBench quality dimensions with transformers backbones: subject consistency (DINO ViT-B/16),
-background consistency (CLIP ViT-B/32) and aesthetic quality (LAION linear head on CLIP ViT-L/14).
+"""VBench quality dimensions: subject consistency (DINO ViT-B/16) and background consistency (CLIP
+ViT-B/32) and aesthetic quality (LAION linear head on CLIP ViT-L/14) on transformers backbones; motion
+smoothness (AMT-S, ``amt.py``) and imaging quality (MUSIQ-SPAQ, ``musiq.py``) on small torch ports that
+load the official checkpoints.
 
 Preprocessing and formulas follow VBench ``master`` @45e79ec as ``../shared/reference/vbench_metrics.md``
 records them: tensor resizes without antialias (shorter side to 224; bilinear for DINO, bicubic + centre
 crop for CLIP), ImageNet / CLIP normalisation, per frame s_i = (max(0, cos(f_i, f_{i-1})) +
 max(0, cos(f_i, f_0))) / 2 for i >= 1, frame-pair-weighted aggregation; aesthetic = linear head on the
-L2-normalised CLIP-L embedding, / 10, mean over frames, then over videos.
+L2-normalised CLIP-L embedding, / 10, mean over frames, then over videos; motion smoothness = AMT-S
+predicts every odd frame from its even neighbours, video score (255 - MAE) / 255 on uint8 frames;
+imaging quality = MUSIQ MOS per frame (longer side capped at 512, bilinear, no antialias), mean over
+frames on the 0-100 scale, dimension score mean over videos / 100.
+
+Frames are batched across videos: ``score_videos`` gets several decoded videos and fills every backbone
+batch with frames from all of them (grouped by frame size); scores do not depend on the batch size
+(tested).
 
 Known differences from VBench (documented, not hidden):
 - DINO through transformers' ``ViTModel``: LayerNorm eps 1e-12 (DINO: 1e-6) and bicubic position-embedding
   interpolation to the exact grid (DINO: scale factor + 0.1 offset): features close, not bit-exact.
 - VBench runs CLIP in fp16 on CUDA; here fp32 on CPU (bf16 on GPU): differences of fp16 rounding size.
 - Weights are never downloaded at run time: they come from ``--weights`` or the local Hugging Face cache.
+- Motion smoothness pads frames to multiples of 16 with replicate padding split evenly on both sides
+  (AMT's ``InputPadder``); VBench's CPU branch runs at full resolution, as here. The uint8 conversion
+  truncates, as VBench does. No known difference beyond float summation order.
+- Imaging quality: MUSIQ's bicubic rescales use ``F.interpolate`` exactly as pyiqa does; none known.
 """
 
 from __future__ import annotations
@@ -29,6 +42,8 @@ from yumebench.metrics.base import Dimension, MissingWeights, Requirements, Weig
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 AESTHETIC_HEAD = "sa_0_4_vit_l_14_linear.pth"  # LAION-AI/aesthetic-predictor
+AMT_S = "amt-s.pth"  # huggingface.co/lalala125/AMT, a copy of the MCG-NKU/AMT release
+MUSIQ_SPAQ = "musiq_spaq_ckpt-358bb6af.pth"  # IQA-PyTorch release v0.1-weights / chaofengc/IQA-PyTorch-Weights
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -76,11 +91,54 @@ def consistency_terms(features: torch.Tensor) -> torch.Tensor:
     return (prev + first) / 2
 
 
+def midpoint_pairs(num_frames: int) -> list[tuple[int, int, int]]:
+    """(previous even, odd target, next even) frame indices VBench's motion smoothness compares: with N
+    frames the even frames 0, 2, ... are kept and each odd frame between two kept ones is predicted."""
+    return [(i - 1, i, i + 1) for i in range(1, num_frames - 1, 2)]
+
+
+def to_uint8_truncated(x: torch.Tensor) -> torch.Tensor:
+    """[0, 1] floats -> uint8 by x255, clip and truncation (VBench's ``img.numpy().astype(np.uint8)``)."""
+    return (x * 255.0).clamp(0, 255).to(torch.uint8)
+
+
+def smoothness_from_mae(mae: Sequence[float]) -> float:
+    """Video score (255 - mean MAE) / 255; MAE per predicted frame over H x W x 3 on the 0-255 scale."""
+    return (255.0 - float(np.mean(mae))) / 255.0
+
+
+def imaging_preprocess(frames: np.ndarray, max_side: int = 512) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float (T, 3, h, w) in [0, 1]; the longer side capped at ``max_side``
+    (size int(s h) x int(s w), bilinear, no antialias: VBench's 'longer' mode)."""
+    x = torch.from_numpy(np.array(frames, copy=True)).permute(0, 3, 1, 2).float()
+    h, w = x.shape[-2:]
+    if max(h, w) > max_side:
+        s = max_side / max(h, w)
+        x = F.interpolate(x, size=(int(s * h), int(s * w)), mode="bilinear", align_corners=False, antialias=False)
+    return x / 255.0
+
+
 def pair_weighted_mean(entries: Sequence[dict]) -> float:
     """Σ over videos of Σ s_i / Σ (N_v - 1), as VBench aggregates on one process."""
     total = sum(e["sum"] for e in entries if e.get("video_results") is not None)
     count = sum(e["pairs"] for e in entries if e.get("video_results") is not None)
     return total / count if count else float("nan")
+
+
+def batched_map(tensors: Sequence[torch.Tensor], batch_size: int, fn) -> list[torch.Tensor]:
+    """Apply ``fn`` to the rows of several tensors in shared batches of ``batch_size`` rows, grouping
+    tensors whose rows have the same shape, and split the results back per tensor. The frames of many
+    videos thus fill each backbone batch."""
+    results: list[torch.Tensor | None] = [None] * len(tensors)
+    groups: dict[tuple, list[int]] = {}
+    for i, t in enumerate(tensors):
+        groups.setdefault(tuple(t.shape[1:]), []).append(i)
+    for members in groups.values():
+        rows = torch.cat([tensors[i] for i in members])
+        outs = torch.cat([fn(rows[s : s + batch_size]) for s in range(0, len(rows), batch_size)])
+        for i, part in zip(members, outs.split([len(tensors[i]) for i in members]), strict=True):
+            results[i] = part
+    return results
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -109,6 +167,26 @@ def resolve_hub_folder(hub_id: str, weights_dir: str | None, dimension: str) -> 
             f"cache; get it with: huggingface-cli download {hub_id} --local-dir {where} (then pass --weights "
             f"{root or 'WEIGHTS'})"
         ) from None
+
+
+def resolve_file(name: str, weights_dir: str | None, dimension: str, hub_repo: str | None, source: str) -> Path:
+    """``<weights>/<name>``, else the file from a hub repo in the local cache only; else ``MissingWeights``."""
+    root = weights_root(weights_dir)
+    if root is not None and (root / name).is_file():
+        return root / name
+    if hub_repo is not None:
+        try:
+            from huggingface_hub import hf_hub_download
+
+            return Path(hf_hub_download(hub_repo, name, local_files_only=True))
+        except Exception:
+            pass
+    where = root or "WEIGHTS"
+    raise MissingWeights(
+        f"{dimension}: {name} is not in {root or 'a --weights folder'}"
+        + (" nor in the Hugging Face cache" if hub_repo else "")
+        + f"; get it from {source} into {where}/{name} (then pass --weights {where})"
+    )
 
 
 def sha256_file(path: Path) -> str:
@@ -145,17 +223,14 @@ class _Backbone(Dimension):
         self.checksums = sha256_of_folder(path)
         return model_cls.from_pretrained(path, **kwargs).to(device, dtype).eval()
 
-    def _embed(self, model, pixels: torch.Tensor, fn) -> torch.Tensor:
+    def _embed(self, model, pixels: Sequence[torch.Tensor], fn) -> list[torch.Tensor]:
         device, dtype = self._device_dtype()
-        outs = []
         with torch.no_grad():
-            for start in range(0, len(pixels), self.batch_size):
-                batch = pixels[start : start + self.batch_size].to(device, dtype)
-                outs.append(fn(model, batch).float().cpu())
-        return torch.cat(outs)
+            return batched_map(pixels, self.batch_size, lambda b: fn(model, b.to(device, dtype)).float().cpu())
 
-    def _clip_features(self, frames: np.ndarray) -> torch.Tensor:
-        return self._embed(self.model, clip_preprocess(frames), lambda m, b: m(pixel_values=b).image_embeds)
+    def _clip_features(self, videos: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        pixels = [clip_preprocess(f) for f in videos]
+        return self._embed(self.model, pixels, lambda m, b: m(pixel_values=b).image_embeds)
 
     def weight_checksums(self) -> dict[str, str]:
         return self.checksums
@@ -164,12 +239,15 @@ class _Backbone(Dimension):
 class _Consistency(_Backbone):
     """First- and previous-frame feature similarity, frame-pair-weighted over videos."""
 
-    def features(self, frames: np.ndarray) -> torch.Tensor:
+    def features(self, videos: Sequence[np.ndarray]) -> list[torch.Tensor]:
         raise NotImplementedError
 
-    def score_video(self, frames: np.ndarray, item: dict) -> dict:
-        terms = consistency_terms(self.features(frames))
-        return {"video_results": float(terms.mean()), "sum": float(terms.sum()), "pairs": len(terms)}
+    def score_videos(self, videos: Sequence[tuple[np.ndarray, dict]]) -> list[dict]:
+        out = []
+        for feats in self.features([frames for frames, _ in videos]):
+            terms = consistency_terms(feats)
+            out.append({"video_results": float(terms.mean()), "sum": float(terms.sum()), "pairs": len(terms)})
+        return out
 
     def aggregate(self, entries: Sequence[dict]) -> float:
         return pair_weighted_mean(entries)
@@ -190,10 +268,10 @@ class SubjectConsistency(_Consistency):
 
         self.model = self._load(ViTModel, add_pooling_layer=False)
 
-    def features(self, frames: np.ndarray) -> torch.Tensor:
+    def features(self, videos: Sequence[np.ndarray]) -> list[torch.Tensor]:
         return self._embed(
             self.model,
-            dino_preprocess(frames),
+            [dino_preprocess(f) for f in videos],
             lambda m, b: m(pixel_values=b, interpolate_pos_encoding=True).last_hidden_state[:, 0],
         )
 
@@ -213,8 +291,8 @@ class BackgroundConsistency(_Consistency):
 
         self.model = self._load(CLIPVisionModelWithProjection)
 
-    def features(self, frames: np.ndarray) -> torch.Tensor:
-        return self._clip_features(frames)
+    def features(self, videos: Sequence[np.ndarray]) -> list[torch.Tensor]:
+        return self._clip_features(videos)
 
 
 class AestheticQuality(_Backbone):
@@ -234,13 +312,9 @@ class AestheticQuality(_Backbone):
         from transformers import CLIPVisionModelWithProjection
 
         self.model = self._load(CLIPVisionModelWithProjection)
-        root = weights_root(self.weights_dir)
-        head_path = root / AESTHETIC_HEAD if root else None
-        if head_path is None or not head_path.exists():
-            raise MissingWeights(
-                f"{self.name}: {AESTHETIC_HEAD} is not in {root or '--weights DIR'}; get it from "
-                "https://github.com/LAION-AI/aesthetic-predictor and put it there"
-            )
+        head_path = resolve_file(
+            AESTHETIC_HEAD, self.weights_dir, self.name, None, "https://github.com/LAION-AI/aesthetic-predictor"
+        )
         state = torch.load(head_path, map_location="cpu", weights_only=True)
         width = state["weight"].shape[1]
         self.head = torch.nn.Linear(width, 1)
@@ -248,8 +322,100 @@ class AestheticQuality(_Backbone):
         self.head = self.head.to(self.device).eval()
         self.checksums[AESTHETIC_HEAD] = sha256_file(head_path)
 
-    def score_video(self, frames: np.ndarray, item: dict) -> dict:
-        feats = self._clip_features(frames)
-        with torch.no_grad():
-            scores = self.head(F.normalize(feats, dim=-1).to(self.head.weight.device)).squeeze(-1).cpu() / 10.0
-        return {"video_results": float(scores.double().mean())}
+    def score_videos(self, videos: Sequence[tuple[np.ndarray, dict]]) -> list[dict]:
+        out = []
+        for feats in self._clip_features([frames for frames, _ in videos]):
+            with torch.no_grad():
+                scores = self.head(F.normalize(feats, dim=-1).to(self.head.weight.device)).squeeze(-1).cpu() / 10.0
+            out.append({"video_results": float(scores.double().mean())})
+        return out
+
+
+class MotionSmoothness(Dimension):
+    name = "motion_smoothness"
+    requirements = Requirements(
+        frame_size="native, replicate-padded to multiples of 16",
+        weights=(WeightFile(AMT_S, "https://huggingface.co/lalala125/AMT (amt-s.pth)"),),
+        devices=("cpu", "cuda"),
+    )
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        from yumebench.metrics.amt import load_amt_s
+
+        path = resolve_file(AMT_S, self.weights_dir, self.name, "lalala125/AMT", "https://huggingface.co/lalala125/AMT")
+        self.model = load_amt_s(path, self.device)  # fp32 on every device, as VBench
+        self.checksums = {AMT_S: sha256_file(path)}
+
+    def weight_checksums(self) -> dict[str, str]:
+        return self.checksums
+
+    def score_videos(self, videos: Sequence[tuple[np.ndarray, dict]]) -> list[dict]:
+        from yumebench.metrics.amt import pad_to, unpad
+
+        # one (before, after) pair per predicted frame, from every video; predicted batch_size pairs at a time
+        pairs, targets = [], []
+        for frames, _ in videos:
+            x = torch.from_numpy(np.array(frames, copy=True)).permute(0, 3, 1, 2)
+            triples = midpoint_pairs(len(frames))
+            pairs.append(torch.stack([torch.stack([x[a], x[b]]) for a, _, b in triples]) if triples else None)
+            targets.append(x[[t for _, t, _ in triples]] if triples else None)
+
+        def predict(batch: torch.Tensor) -> torch.Tensor:  # (n, 2, 3, H, W) uint8 -> (n, 3, H, W) uint8
+            imgs = batch.float().div(255.0).to(self.device)
+            img0, pad = pad_to(imgs[:, 0])
+            img1, _ = pad_to(imgs[:, 1])
+            embt = torch.full((len(batch), 1, 1, 1), 0.5, device=self.device)
+            with torch.no_grad():
+                mid = self.model(img0, img1, embt)
+            return to_uint8_truncated(unpad(mid, pad)).cpu()
+
+        present = [p for p in pairs if p is not None]
+        predicted = iter(batched_map(present, self.batch_size, predict))
+        out = []
+        for p, target in zip(pairs, targets, strict=True):
+            if p is None:
+                out.append({"video_results": None, "note": "fewer than 3 frames"})
+                continue
+            pred = next(predicted)
+            mae = (pred.int() - target.int()).abs().float().mean(dim=(1, 2, 3)).tolist()
+            out.append({"video_results": smoothness_from_mae(mae), "frames_predicted": len(mae)})
+        return out
+
+
+class ImagingQuality(Dimension):
+    name = "imaging_quality"
+    requirements = Requirements(
+        frame_size="longer side capped at 512 (bilinear, no antialias); MUSIQ rescales to 224 and 384 inside",
+        weights=(
+            WeightFile(
+                MUSIQ_SPAQ,
+                "https://github.com/chaofengc/IQA-PyTorch/releases/download/v0.1-weights/musiq_spaq_ckpt-358bb6af.pth",
+            ),
+        ),
+        devices=("cpu", "cuda"),
+    )
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        from yumebench.metrics.musiq import load_musiq
+
+        source = "https://github.com/chaofengc/IQA-PyTorch/releases (v0.1-weights)"
+        path = resolve_file(MUSIQ_SPAQ, self.weights_dir, self.name, "chaofengc/IQA-PyTorch-Weights", source)
+        self.model = load_musiq(path, self.device)  # fp32, as VBench
+        self.checksums = {MUSIQ_SPAQ: sha256_file(path)}
+
+    def weight_checksums(self) -> dict[str, str]:
+        return self.checksums
+
+    def score_videos(self, videos: Sequence[tuple[np.ndarray, dict]]) -> list[dict]:
+        def mos(batch: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return self.model(batch.to(self.device)).double().cpu()
+
+        scores = batched_map([imaging_preprocess(frames) for frames, _ in videos], self.batch_size, mos)
+        return [{"video_results": float(s.mean())} for s in scores]  # 0-100 per video, as VBench stores it
+
+    def aggregate(self, entries: Sequence[dict]) -> float:
+        values = [e["video_results"] for e in entries if e.get("video_results") is not None]
+        return float(np.mean(values)) / 100.0 if values else float("nan")
