@@ -1,7 +1,6 @@
 import json
 
 import numpy as np
-import pytest
 from typer.testing import CliRunner
 
 from yumebench.actions import Action
@@ -46,15 +45,3 @@ def test_bad_pose_file_is_one_line_and_exit_2(tmp_path):
     assert result.exit_code == 2
     lines = [ln for ln in result.output.splitlines() if ln.strip()]
     assert len(lines) == 1 and "bad.npy" in lines[0] and "row 2" in lines[0]
-
-
-@pytest.mark.parametrize(
-    "argv",
-    [
-        ["model", "train", "base"],
-        ["model", "train", "self-forcing"],
-    ],
-)
-def test_unbuilt_commands_say_so_and_exit_2(argv):
-    result = runner.invoke(app, argv)
-    assert result.exit_code == 2 and "not built yet" in result.output, result.output

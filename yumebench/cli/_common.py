@@ -1,4 +1,4 @@
-"""Helpers shared by the CLI verbs: one-line errors, and honest stubs for verbs not built yet."""
+"""Helpers shared by the CLI verbs: one-line errors."""
 
 from __future__ import annotations
 
@@ -14,9 +14,3 @@ def fail(message: str, code: int = 2) -> NoReturn:
     """Print one line on stderr and exit with ``code`` (2: bad input or usage)."""
     err_console.print(f"error: {message}", markup=False)
     raise typer.Exit(code)
-
-
-def not_built(what: str, issue: int) -> NoReturn:
-    """Commands that exist in the design but not yet in code say so and exit 2; they never pretend."""
-    err_console.print(f"not built yet: {what} (tracked in issue {issue})", markup=False)
-    raise typer.Exit(2)

@@ -42,6 +42,7 @@ from yumebench.metrics.base import Dimension, MissingWeights, Requirements, Weig
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 CLIP_MEAN, CLIP_STD = (0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)
 AESTHETIC_HEAD = "sa_0_4_vit_l_14_linear.pth"  # LAION-AI/aesthetic-predictor
+AESTHETIC_HEAD_URL = f"https://github.com/LAION-AI/aesthetic-predictor/raw/main/{AESTHETIC_HEAD}"  # VBench's source
 AMT_S = "amt-s.pth"  # huggingface.co/lalala125/AMT, a copy of the MCG-NKU/AMT release
 MUSIQ_SPAQ = "musiq_spaq_ckpt-358bb6af.pth"  # IQA-PyTorch release v0.1-weights / chaofengc/IQA-PyTorch-Weights
 
@@ -169,8 +170,9 @@ def resolve_hub_folder(hub_id: str, weights_dir: str | None, dimension: str) -> 
         ) from None
 
 
-def resolve_file(name: str, weights_dir: str | None, dimension: str, hub_repo: str | None, source: str) -> Path:
-    """``<weights>/<name>``, else the file from a hub repo in the local cache only; else ``MissingWeights``."""
+def resolve_file(name: str, weights_dir: str | None, dimension: str, hub_repo: str | None, url: str) -> Path:
+    """``<weights>/<name>``, else the file from ``hub_repo`` in the local Hugging Face cache only; else
+    ``MissingWeights`` with the command that fetches it (``url`` when the file is not on the hub)."""
     root = weights_root(weights_dir)
     if root is not None and (root / name).is_file():
         return root / name
@@ -182,10 +184,15 @@ def resolve_file(name: str, weights_dir: str | None, dimension: str, hub_repo: s
         except Exception:
             pass
     where = root or "WEIGHTS"
+    fetch = (
+        f"huggingface-cli download {hub_repo} {name} --local-dir {where}"
+        if hub_repo
+        else f"curl -L -o {where}/{name} {url}"
+    )
     raise MissingWeights(
         f"{dimension}: {name} is not in {root or 'a --weights folder'}"
         + (" nor in the Hugging Face cache" if hub_repo else "")
-        + f"; get it from {source} into {where}/{name} (then pass --weights {where})"
+        + f"; get it with: {fetch} (then pass --weights {where})"
     )
 
 
@@ -312,9 +319,7 @@ class AestheticQuality(_Backbone):
         from transformers import CLIPVisionModelWithProjection
 
         self.model = self._load(CLIPVisionModelWithProjection)
-        head_path = resolve_file(
-            AESTHETIC_HEAD, self.weights_dir, self.name, None, "https://github.com/LAION-AI/aesthetic-predictor"
-        )
+        head_path = resolve_file(AESTHETIC_HEAD, self.weights_dir, self.name, None, AESTHETIC_HEAD_URL)
         state = torch.load(head_path, map_location="cpu", weights_only=True)
         width = state["weight"].shape[1]
         self.head = torch.nn.Linear(width, 1)
@@ -343,7 +348,7 @@ class MotionSmoothness(Dimension):
         super().__init__(**kwargs)
         from yumebench.metrics.amt import load_amt_s
 
-        path = resolve_file(AMT_S, self.weights_dir, self.name, "lalala125/AMT", "https://huggingface.co/lalala125/AMT")
+        path = resolve_file(AMT_S, self.weights_dir, self.name, "lalala125/AMT", "")
         self.model = load_amt_s(path, self.device)  # fp32 on every device, as VBench
         self.checksums = {AMT_S: sha256_file(path)}
 
@@ -400,8 +405,7 @@ class ImagingQuality(Dimension):
         super().__init__(**kwargs)
         from yumebench.metrics.musiq import load_musiq
 
-        source = "https://github.com/chaofengc/IQA-PyTorch/releases (v0.1-weights)"
-        path = resolve_file(MUSIQ_SPAQ, self.weights_dir, self.name, "chaofengc/IQA-PyTorch-Weights", source)
+        path = resolve_file(MUSIQ_SPAQ, self.weights_dir, self.name, "chaofengc/IQA-PyTorch-Weights", "")
         self.model = load_musiq(path, self.device)  # fp32, as VBench
         self.checksums = {MUSIQ_SPAQ: sha256_file(path)}
 

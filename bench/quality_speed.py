@@ -1,0 +1,163 @@
+"""All six Yume-Bench dimensions: the runner (each video decoded once, frames of several videos batched
+into every backbone call) against a naive loop (each video decoded once per dimension, frames scored
+one by one), in one run on the same weights. Target (issue 6): >= 2x on the CPU.
+
+The backbones have their real architectures (DINO ViT-B/16, CLIP ViT-B/32, CLIP ViT-L/14, AMT-S,
+MUSIQ-SPAQ) with random weights the script saves itself: timings do not depend on the weights.
+Both paths must give the same scores (checked, printed).
+
+    python bench/quality_speed.py --videos 4 --frames 17 --size 256x448
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from yumebench.actions import ALL_ACTIONS
+from yumebench.bench.runner import score_group
+from yumebench.bench.spec import SpecItem
+from yumebench.metrics import DIMENSIONS
+from yumebench.metrics.quality import (
+    clip_preprocess,
+    consistency_terms,
+    dino_preprocess,
+    imaging_preprocess,
+    smoothness_from_mae,
+    to_uint8_truncated,
+)
+from yumebench.synthetic import random_segment_video
+from yumebench.video import read_frames, write_mp4
+
+
+def save_weights(root: Path) -> None:
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection, ViTConfig, ViTModel
+
+    from yumebench.metrics.amt import AMTS
+    from yumebench.metrics.musiq import MUSIQ
+
+    torch.manual_seed(0)
+    ViTModel(ViTConfig(patch_size=16), add_pooling_layer=False).save_pretrained(root / "facebook--dino-vitb16")
+    b32 = CLIPVisionConfig(patch_size=32, projection_dim=512)
+    CLIPVisionModelWithProjection(b32).save_pretrained(root / "openai--clip-vit-base-patch32")
+    l14 = CLIPVisionConfig(
+        hidden_size=1024,
+        intermediate_size=4096,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        patch_size=14,
+        projection_dim=768,
+    )
+    CLIPVisionModelWithProjection(l14).save_pretrained(root / "openai--clip-vit-large-patch14")
+    torch.save({"weight": torch.randn(1, 768) * 0.05, "bias": torch.tensor([5.0])}, root / "sa_0_4_vit_l_14_linear.pth")
+    torch.save({"state_dict": AMTS().state_dict()}, root / "amt-s.pth")
+    torch.save({"params": MUSIQ().state_dict()}, root / "musiq_spaq_ckpt-358bb6af.pth")
+
+
+def naive(dims: dict, spec: list[dict], folder: Path) -> dict[str, list[float]]:
+    """Each dimension on its own: decode the video again, score frame by frame (batch of one)."""
+    from yumebench.metrics.amt import pad_to, unpad
+
+    out: dict[str, list[float]] = {}
+    with torch.no_grad():
+        for name, dim in dims.items():
+            t0 = time.perf_counter()
+            scores = []
+            for item in spec:
+                frames, _ = read_frames(folder / item["video"])
+                if name == "instruction_following":
+                    scores.append(dim.score_video(frames, item)["video_results"])
+                elif name in ("subject_consistency", "background_consistency", "aesthetic_quality"):
+                    feats = []
+                    for frame in frames:
+                        if name == "subject_consistency":
+                            x = dino_preprocess(frame[None])
+                            feats.append(
+                                dim.model(pixel_values=x, interpolate_pos_encoding=True).last_hidden_state[:, 0]
+                            )
+                        else:
+                            feats.append(dim.model(pixel_values=clip_preprocess(frame[None])).image_embeds)
+                    f = torch.cat(feats).float()
+                    if name == "aesthetic_quality":
+                        scores.append(float((dim.head(torch.nn.functional.normalize(f, dim=-1)) / 10).double().mean()))
+                    else:
+                        scores.append(float(consistency_terms(f).mean()))
+                elif name == "motion_smoothness":
+                    x = torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2)
+                    maes = []
+                    for i in range(1, len(frames) - 1, 2):
+                        a, pad = pad_to(x[i - 1 : i].float() / 255)
+                        b, _ = pad_to(x[i + 1 : i + 2].float() / 255)
+                        mid = to_uint8_truncated(unpad(dim.model(a, b, torch.full((1, 1, 1, 1), 0.5)), pad))
+                        maes.append(float((mid.int() - x[i : i + 1].int()).abs().float().mean()))
+                    scores.append(smoothness_from_mae(maes))
+                elif name == "imaging_quality":
+                    scores.append(float(np.mean([float(dim.model(imaging_preprocess(f[None]))) for f in frames])))
+            out[name] = scores
+            NAIVE_SECONDS[name] = time.perf_counter() - t0
+    return out
+
+
+NAIVE_SECONDS: dict[str, float] = {}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--videos", type=int, default=4)
+    parser.add_argument("--frames", type=int, default=17)
+    parser.add_argument("--size", default="256x448")
+    parser.add_argument("--batch-size", type=int, default=16)
+    args = parser.parse_args()
+    h, w = (int(v) for v in args.size.split("x"))
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        save_weights(root / "weights")
+        spec = []
+        for k in range(args.videos):
+            action = ALL_ACTIONS[(k * 17) % len(ALL_ACTIONS)]
+            frames, segments = random_segment_video([action], seed=k, frames_per_segment=args.frames, width=w, height=h)
+            write_mp4(root / f"v{k}.mp4", frames, 16)
+            spec.append({"id": f"v{k}", "video": f"v{k}.mp4", "segments": segments})
+        (root / "spec.jsonl").write_text("".join(json.dumps(i) + "\n" for i in spec))
+        names = DIMENSIONS.names()
+        kwargs = {"weights_dir": str(root / "weights"), "batch_size": args.batch_size}
+        dims = {n: DIMENSIONS.build(n, **kwargs) for n in names}  # loaded once for both paths, not timed
+
+        t0 = time.perf_counter()
+        reference = naive(dims, spec, root)
+        t_naive = time.perf_counter() - t0
+
+        # the runner's path (decode once, one call per dimension for the group) on the same built dimensions:
+        # loading weights is not what is compared
+        t0 = time.perf_counter()
+        jobs = [(SpecItem(**i), str(root / i["video"]), names) for i in spec]
+        groups = score_group(jobs, kwargs, dims)
+        t_runner = time.perf_counter() - t0
+
+        n_frames = args.videos * args.frames
+        print(
+            f"{args.videos} videos x {args.frames} frames at {h}x{w}, batch {args.batch_size}, "
+            f"{torch.get_num_threads()} threads"
+        )
+        print(f"{'dimension':<24} {'runner':>9} {'naive':>9}  max |difference|  runner s  naive s  ratio")
+        for n in names:
+            got = [g["entries"][n]["video_results"] for g in groups]
+            diff = max(abs(a - b) for a, b in zip(got, reference[n], strict=True))
+            t_dim = sum(g["seconds"][n] for g in groups)
+            print(
+                f"{n:<24} {np.mean(got):9.4f} {np.mean(reference[n]):9.4f}  {diff:16.2e}  {t_dim:8.2f} "
+                f"{NAIVE_SECONDS[n]:8.2f} {NAIVE_SECONDS[n] / t_dim:6.2f}"
+            )
+        print(f"naive loop: {t_naive:.1f} s ({n_frames / t_naive:.2f} frames/s)")
+        print(f"runner:     {t_runner:.1f} s ({n_frames / t_runner:.2f} frames/s)")
+        print(f"speed-up runner / naive: {t_naive / t_runner:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
