@@ -192,7 +192,6 @@ class YumeTransformer(nn.Module):
         self.dit = dit
         self.tscm = tscm or TSCMConfig()
         self.gradient_checkpointing = False  # recompute each block in backward (training memory)
-        self._last_rates: set[int] = set()  # patchify rates the last history_tokens call used
         c = dit.config
         # Coarse Patchify kernels, trainable, initialised by interpolating the pretrained one (keys as the
         # released YUME code names them: patch_embedding_2x is the (1,4,4) kernel, ..., 16x the (1,32,32)).
@@ -227,9 +226,7 @@ class YumeTransformer(nn.Module):
         index = list(range(history.shape[2])) if index is None else list(index)
         slot = {frame: k for k, frame in enumerate(index)}
         tokens, positions = [], []
-        selected = select_history(index[-1] + 1, self.tscm, generator, stored=index)
-        self._last_rates = {rate for _, rate in selected}
-        for frame_index, rate in selected:
+        for frame_index, rate in select_history(index[-1] + 1, self.tscm, generator, stored=index):
             k = slot[frame_index]
             frame = history[:, :, k : k + 1]
             h, w = frame.shape[-2:]
@@ -321,14 +318,17 @@ class YumeTransformer(nn.Module):
                 all_tokens = torch.cat([all_tokens[:, :n_hist], pred + delta], dim=1)
         out = dit.head(all_tokens[:, n_hist:], e[:, n_hist:])
         if self.training and torch.is_grad_enabled():
-            out = out + self._untouched_zero(history, hist_pos, use_channel)
+            out = out + self._untouched_zero(history, history_index, use_channel)
         return dit.unpatchify(out, grid)
 
-    def _untouched_zero(self, history, hist_pos: torch.Tensor, use_channel: bool) -> torch.Tensor:
+    def _untouched_zero(self, history, history_index, use_channel: bool) -> torch.Tensor:
         """0 x the parameters this call did not use, so every process's gradients cover the same
         parameters whatever its history length (FSDP/DDP reduce them together; ``training.py``)."""
-        has_history = history is not None and history.shape[2] > 0
-        used_rates = self._last_rates if has_history else set()
+        used_rates: set[int] = set()
+        if history is not None and history.shape[2] > 0:
+            index = list(range(history.shape[2])) if history_index is None else list(history_index)
+            # random far picks change which latents, never which rates: the deterministic selection tells
+            used_rates = {rate for _, rate in select_history(index[-1] + 1, self.tscm, stored=index)}
         params = [
             p for rate, conv in self.coarse_patch.items() if int(rate) not in used_rates for p in conv.parameters()
         ]

@@ -194,6 +194,7 @@ def test_motion_smoothness_matches_a_plain_reimplementation(weights, video):
     from yumebench.metrics.amt import load_amt_s
 
     dim = DIMENSIONS.build("motion_smoothness", weights_dir=str(weights), batch_size=3)
+    dim.cpu_batch_limit = None  # batches of 3 pairs, compared with the one-pair-at-a-time loop below
     got = dim.score_video(video, {})["video_results"]
     model = load_amt_s(weights / "amt-s.pth")
     maes = []
@@ -234,6 +235,7 @@ def test_imaging_quality_matches_a_plain_reimplementation(weights):
 
     frames, _ = random_segment_video([Action("W", "·")], seed=3, frames_per_segment=4, width=640, height=360)
     dim = DIMENSIONS.build("imaging_quality", weights_dir=str(weights), batch_size=2)
+    dim.cpu_batch_limit = None
     entry = dim.score_video(frames, {})
     model = load_musiq(weights / "musiq_spaq_ckpt-358bb6af.pth")
     scores = []
@@ -259,6 +261,7 @@ def test_all_quality_dimensions_batch_across_videos_identically(weights, video):
     ):
         one = DIMENSIONS.build(name, weights_dir=str(weights), batch_size=1)
         many = DIMENSIONS.build(name, weights_dir=str(weights), batch_size=7)
+        many.cpu_batch_limit = None  # exercise real batches even where the CPU default is one frame
         alone = [one.score_video(v, {})["video_results"] for v in (video, other, small)]
         together = [e["video_results"] for e in many.score_videos([(video, {}), (other, {}), (small, {})])]
         assert together == pytest.approx(alone, abs=1e-5), name

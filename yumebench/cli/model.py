@@ -56,6 +56,7 @@ def _load_pipeline(config_name: str, weights: Path | None, text_encoder, vae, hi
         err_console.print("note: --config tiny without --weights uses random weights (the output is noise)")
         pipe = YumePipeline.tiny(tscm=TSCMConfig(mode=tscm.mode, channel_dim=8) if tscm else None)
         pipe.transformer.to(device, torch_dtype)
+        pipe.vae.to(device)
         return pipe
     if not weights.exists():
         fail(f"{weights}: weights folder not found")

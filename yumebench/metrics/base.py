@@ -39,11 +39,18 @@ class Dimension:
     version: ClassVar[str] = "1"
     higher_is_better: ClassVar[bool] = True
     requirements: ClassVar[Requirements] = Requirements()
+    cpu_batch_limit: ClassVar[int | None] = None  # networks that run faster unbatched on a CPU say so
 
     def __init__(self, device: str = "cpu", batch_size: int = 16, weights_dir: str | None = None) -> None:
         self.device = device
         self.batch_size = batch_size
         self.weights_dir = weights_dir
+
+    @property
+    def effective_batch_size(self) -> int:
+        if self.device == "cpu" and self.cpu_batch_limit is not None:
+            return min(self.batch_size, self.cpu_batch_limit)
+        return self.batch_size
 
     def config(self) -> dict[str, Any]:
         """Settings that change scores; part of the resume key and of the results' meta."""

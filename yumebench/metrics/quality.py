@@ -338,6 +338,8 @@ class AestheticQuality(_Backbone):
 
 class MotionSmoothness(Dimension):
     name = "motion_smoothness"
+    # measured (bench/quality_speed.py, 2 cores): AMT-S at batch 16 runs at half the speed of batch 1 on a CPU
+    cpu_batch_limit = 1
     requirements = Requirements(
         frame_size="native, replicate-padded to multiples of 16",
         weights=(WeightFile(AMT_S, "https://huggingface.co/lalala125/AMT (amt-s.pth)"),),
@@ -376,7 +378,7 @@ class MotionSmoothness(Dimension):
             return to_uint8_truncated(unpad(mid, pad)).cpu()
 
         present = [p for p in pairs if p is not None]
-        predicted = iter(batched_map(present, self.batch_size, predict))
+        predicted = iter(batched_map(present, self.effective_batch_size, predict))
         out = []
         for p, target in zip(pairs, targets, strict=True):
             if p is None:
@@ -390,6 +392,7 @@ class MotionSmoothness(Dimension):
 
 class ImagingQuality(Dimension):
     name = "imaging_quality"
+    cpu_batch_limit = 1  # as AMT-S: MUSIQ's convolutions over thousands of patches thrash the CPU caches
     requirements = Requirements(
         frame_size="longer side capped at 512 (bilinear, no antialias); MUSIQ rescales to 224 and 384 inside",
         weights=(
@@ -417,7 +420,7 @@ class ImagingQuality(Dimension):
             with torch.no_grad():
                 return self.model(batch.to(self.device)).double().cpu()
 
-        scores = batched_map([imaging_preprocess(frames) for frames, _ in videos], self.batch_size, mos)
+        scores = batched_map([imaging_preprocess(frames) for frames, _ in videos], self.effective_batch_size, mos)
         return [{"video_results": float(s.mean())} for s in scores]  # 0-100 per video, as VBench stores it
 
     def aggregate(self, entries: Sequence[dict]) -> float:
