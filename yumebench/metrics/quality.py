@@ -14,7 +14,8 @@ frames on the 0-100 scale, dimension score mean over videos / 100.
 
 Frames are batched across videos: ``score_videos`` gets several decoded videos and fills every backbone
 batch with frames from all of them (grouped by frame size); scores do not depend on the batch size
-(tested).
+(tested). On a CPU, AMT-S and MUSIQ run one frame at a time (``cpu_batch_limit``): measured, batches of
+16 run them at half speed there; the transformers backbones gain little from batching on a CPU either.
 
 Known differences from VBench (documented, not hidden):
 - DINO through transformers' ``ViTModel``: LayerNorm eps 1e-12 (DINO: 1e-6) and bicubic position-embedding
