@@ -44,13 +44,15 @@ def rope_table(max_len: int, head_dim: int, theta: float = 10000.0) -> torch.Ten
 def rope_freqs(table: torch.Tensor, positions: torch.Tensor, head_dim: int) -> torch.Tensor:
     """Per-token complex rotations (L, head_dim // 2) for positions (L, 3) (frame, row, column).
 
-    Integer positions index the table (exactly Wan's rotations); fractional ones (compressed history
-    tokens sit at the centre of the area they cover) rotate by position x frequency.
+    Integer positions inside the table index it (exactly Wan's rotations); fractional ones (compressed
+    history tokens sit at the centre of the area they cover) and frames past the table's end (long
+    generations) rotate by position x frequency.
     """
     c = head_dim // 2
     sizes = [c - 2 * (c // 3), c // 3, c // 3]
     positions = positions.to(table.device)
-    if torch.all(positions == positions.round()):
+    inside = positions.numel() == 0 or int(positions.max()) < table.shape[0]
+    if inside and torch.all(positions == positions.round()):
         idx = positions.long()
         return torch.cat([part[idx[:, axis]] for axis, part in enumerate(table.split(sizes, dim=1))], dim=1)
     base = torch.angle(table[1])  # the per-pair frequencies (all below pi, so no wrap-around)

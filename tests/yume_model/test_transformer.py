@@ -124,3 +124,16 @@ def test_bf16_runs_and_tracks_fp32(tiny):
     out = half(x.bfloat16(), per_token, ctx.bfloat16())
     assert out.dtype == torch.bfloat16 and half.rope_on(out.device).dtype == torch.complex128
     assert (out.float() - ref).abs().mean() < 0.02 * ref.abs().mean()
+
+
+def test_rope_runs_past_the_table_for_long_generations():
+    from yume_model.transformer import rope_freqs, rope_table
+
+    table = rope_table(64, 12)
+    inside = torch.tensor([[63.0, 5.0, 7.0]], dtype=torch.float64)
+    nudged = inside + torch.tensor([[1e-9, 0.0, 0.0]], dtype=torch.float64)  # takes the position x frequency path
+    torch.testing.assert_close(rope_freqs(table, nudged, 12), rope_freqs(table, inside, 12), atol=1e-8, rtol=0)
+    far = rope_freqs(table, torch.tensor([[200.0, 5.0, 7.0]], dtype=torch.float64), 12)
+    step = rope_freqs(table, torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64), 12)
+    origin = rope_freqs(table, torch.tensor([[0.0, 5.0, 7.0]], dtype=torch.float64), 12)
+    torch.testing.assert_close(far, origin * step**200)  # rotations compose: frame 200 = 200 single steps
