@@ -23,27 +23,7 @@ from yume_model.pipeline import HistoryBuffer
 from yume_model.sampling import SamplerConfig, sample
 from yume_model.transformer import WanDiT
 from yume_model.tscm import TSCMConfig, YumeTransformer
-from yume_model.vae import StreamingDecoder, tiny_vae
-
-
-def wan22_vae(z_dim: int):
-    from diffusers import AutoencoderKLWan
-
-    return AutoencoderKLWan(
-        base_dim=160,
-        decoder_base_dim=256,
-        z_dim=z_dim,
-        dim_mult=[1, 2, 4, 4],
-        num_res_blocks=2,
-        temperal_downsample=[False, True, True],
-        is_residual=True,
-        in_channels=12,
-        out_channels=12,
-        patch_size=2,
-        scale_factor_spatial=16,
-        latents_mean=[0.0] * z_dim,
-        latents_std=[1.0] * z_dim,
-    ).eval()
+from yume_model.vae import StreamingDecoder, random_wan22_vae, tiny_vae
 
 
 def main() -> None:
@@ -61,7 +41,7 @@ def main() -> None:
     torch.manual_seed(0)
     with torch.device(device):
         model = YumeTransformer(WanDiT(config), TSCMConfig()).to(dtype).eval()
-        vae = (wan22_vae(config.in_dim) if args.config != "tiny" else tiny_vae(config.in_dim)).to(dtype)
+        vae = (random_wan22_vae(config.in_dim) if args.config != "tiny" else tiny_vae(config.in_dim)).to(dtype)
     h, w = height // 16, width // 16
     ctx = torch.randn(1, 120, config.text_dim, device=device, dtype=dtype)
     history, decoder = HistoryBuffer(model.tscm), StreamingDecoder(vae)

@@ -35,12 +35,12 @@ from yume_model.training import (
     JsonlLog,
     all_mean,
     autocast,
+    draw_batch,
     full_state,
     prepare_data,
     sample_sigma,
     setup_distributed,
     shard,
-    step_generator,
 )
 
 
@@ -222,10 +222,7 @@ def train_self_forcing(
     t_start, records = time.perf_counter(), []
     for step in range(start, config.steps):
         t0 = time.perf_counter()
-        task = config.tasks[step % len(config.tasks)]
-        g = step_generator(config.seed, step)
-        pool = pools[task]
-        picks = [pool[int(i)] for i in torch.randint(len(pool), (config.batch_size,), generator=g)]
+        task, g, picks = draw_batch(config.seed, step, config.tasks, pools, config.batch_size)
         seeds = [int(s) for s in torch.randint(2**31, (len(picks),), generator=g)]
         mine = list(zip(picks, seeds, strict=True))[env.rank :: env.world]
         update_generator = step % config.generator_every == 0

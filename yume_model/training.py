@@ -197,6 +197,14 @@ def step_generator(seed: int, step: int, salt: int = 0) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + step * 7919 + salt) % (2**63 - 1))
 
 
+def draw_batch(seed: int, step: int, tasks: tuple[str, ...], pools: dict[str, list[int]], batch_size: int):
+    """The step's task (alternating), its generator and the clips of its global batch."""
+    task = tasks[step % len(tasks)]
+    g = step_generator(seed, step)
+    pool = pools[task]
+    return task, g, [pool[int(i)] for i in torch.randint(len(pool), (batch_size,), generator=g)]
+
+
 def sample_sigma(batch: int, shift: float, generator: torch.Generator, low: float = 0.0, high: float = 1.0):
     u = low + (high - low) * torch.rand(batch, generator=generator, dtype=torch.float64)
     return shift * u / (1 + (shift - 1) * u)
@@ -355,10 +363,7 @@ def train_base(config: TrainConfig, resume: bool = False, progress: bool = True,
     t_start = time.perf_counter()
     for step in range(start, config.steps):
         t0 = time.perf_counter()
-        task = config.tasks[step % len(config.tasks)]
-        g = step_generator(config.seed, step)
-        pool = pools[task]
-        picks = [pool[int(i)] for i in torch.randint(len(pool), (config.batch_size,), generator=g)]
+        task, g, picks = draw_batch(config.seed, step, config.tasks, pools, config.batch_size)
         plans = []
         for clip in picks:  # every rank draws the whole global batch, so the randomness is world-independent
             item = store[clip]

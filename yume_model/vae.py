@@ -32,17 +32,21 @@ def load_vae(path: str | Path, dtype: torch.dtype = torch.float32, device: str =
     return vae.eval().to(device)
 
 
-def tiny_vae(z_dim: int = 4, seed: int = 0):
-    """A random Wan2.2-shaped VAE (2x2 pixel patchify, residual, 4x16x16 compression) at base width 8."""
+def random_wan22_vae(
+    z_dim: int = 48, base_dim: int = 160, decoder_base_dim: int = 256, num_res_blocks: int = 2, seed: int = 0
+):
+    """A randomly initialised VAE with the Wan2.2 architecture (2x2 pixel patchify, residual blocks,
+    4x16x16 compression; ``backbone.md`` §1.4) and unit latent statistics. The defaults are the full
+    size (GPU speed script); ``tiny_vae`` shrinks the widths for CPU tests."""
     from diffusers import AutoencoderKLWan
 
     torch.manual_seed(seed)
     return AutoencoderKLWan(
-        base_dim=8,
-        decoder_base_dim=8,
+        base_dim=base_dim,
+        decoder_base_dim=decoder_base_dim,
         z_dim=z_dim,
         dim_mult=[1, 2, 4, 4],
-        num_res_blocks=1,
+        num_res_blocks=num_res_blocks,
         temperal_downsample=[False, True, True],
         is_residual=True,
         in_channels=12,
@@ -52,6 +56,11 @@ def tiny_vae(z_dim: int = 4, seed: int = 0):
         latents_mean=[0.0] * z_dim,
         latents_std=[1.0] * z_dim,
     ).eval()
+
+
+def tiny_vae(z_dim: int = 4, seed: int = 0):
+    """The Wan2.2-shaped VAE at base width 8, one residual block per stage."""
+    return random_wan22_vae(z_dim, base_dim=8, decoder_base_dim=8, num_res_blocks=1, seed=seed)
 
 
 def _stats(vae, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
