@@ -192,8 +192,6 @@ class YumePipeline:
         if tscm is None and "tscm" in saved:
             tscm = TSCMConfig(**{k: (tuple(v) if k == "channel_patch" else v) for k, v in saved["tscm"].items()})
             tscm.tiers = [tuple(t) for t in tscm.tiers]
-        transformer_dir = root / "transformer" if (root / "transformer").is_dir() else root
-        transformer = load_yume(transformer_dir, tscm, dtype=dtype, device=device)
         text_source = text_encoder or (root if (root / "text_encoder").is_dir() else None)
         vae_source = vae or (root / "vae" if (root / "vae").is_dir() else None)
         missing = [name for name, src in (("text encoder", text_source), ("VAE", vae_source)) if src is None]
@@ -202,6 +200,8 @@ class YumePipeline:
                 f"{root}: no {' or '.join(missing)} found; pass --text-encoder/--vae (a folder or the hub id "
                 "Wan-AI/Wan2.2-TI2V-5B-Diffusers in the local cache)"
             )
+        transformer_dir = root / "transformer" if (root / "transformer").is_dir() else root
+        transformer = load_yume(transformer_dir, tscm, dtype=dtype, device=device)
         encoder = TextEncoder.from_pretrained(
             text_source, max_length=transformer.dit.config.text_len, device=device, dtype=dtype
         )

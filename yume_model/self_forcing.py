@@ -37,6 +37,7 @@ from yume_model.training import (
     autocast,
     draw_batch,
     full_state,
+    load_pipeline,
     prepare_data,
     sample_sigma,
     setup_distributed,
@@ -48,6 +49,8 @@ from yume_model.training import (
 class SelfForcingConfig:
     dataset: str = ""
     init: str = ""  # the base pipeline folder (generator, fake and real score start from it)
+    text_encoder: str | None = None  # umT5 / VAE sources when ``init`` lacks them (as in base training)
+    vae: str | None = None
     out: str = "runs/self_forcing"
     steps: int = 600  # Yume1.5: 600 iterations
     batch_size: int = 1  # global
@@ -184,13 +187,12 @@ def train_self_forcing(
 ) -> dict:
     from tqdm import tqdm
 
-    from yume_model.pipeline import YumePipeline
     from yume_model.training import TrainConfig, latest_checkpoint
 
     env = env or setup_distributed()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    pipe = YumePipeline.from_pretrained(config.init, device=str(env.device))
+    pipe = load_pipeline(config.init, env.device, config.text_encoder, config.vae)
     data_config = TrainConfig(
         dataset=config.dataset,
         out=str(out),

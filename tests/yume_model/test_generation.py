@@ -226,3 +226,32 @@ def test_cache_actions_cli(tmp_path):
     assert len(ActionEmbeddingCache.load(path).embeddings) == 81
     again = runner.invoke(app, ["model", "cache-actions", "--out", str(tmp_path), "--wording", "5b"])
     assert "already cached" in again.output
+
+
+def test_generate_from_a_bare_checkpoint_with_separate_text_encoder_and_vae(pipe, tmp_path):
+    """The Yume-5B-720P layout: DiT files in a folder, umT5 and the VAE from elsewhere (e.g. the
+    Wan2.2-TI2V-5B-Diffusers repo)."""
+    pipe.save_pretrained(tmp_path / "pipe")
+    out = tmp_path / "v.mp4"
+    base = [
+        "model",
+        "generate",
+        "--prompt",
+        "A quay",
+        "--actions",
+        "W,·",
+        "--quiet",
+        "--out",
+        str(out),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--weights",
+        str(tmp_path / "pipe" / "transformer"),
+    ]
+    missing = runner.invoke(app, base)
+    assert missing.exit_code == 2 and "no text encoder or VAE found" in missing.output
+    result = runner.invoke(
+        app, [*base, "--text-encoder", str(tmp_path / "pipe"), "--vae", str(tmp_path / "pipe" / "vae")]
+    )
+    assert result.exit_code == 0, result.output
+    assert probe(out).num_frames == 33

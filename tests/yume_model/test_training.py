@@ -247,4 +247,4 @@ def test_training_cli_rejects_bad_input(tmp_path, dataset):
     bad = runner.invoke(app, ["model", "train", "base", "--dataset", str(dataset), "--num-frames", "16"])
     assert bad.exit_code == 2 and "4k + 1" in bad.output
     bad = runner.invoke(app, ["model", "train", "self-forcing", "--dataset", str(dataset), "--init", str(tmp_path)])
-    assert bad.exit_code == 2 and "not a pipeline folder" in bad.output
+    assert bad.exit_code == 2 and "no text encoder or VAE found" in bad.output

@@ -245,6 +245,8 @@ def train_base(
     dataset: Path = typer.Option(..., help="A dataset built by `yumebench data build`."),
     out: Path = typer.Option(Path("runs/base"), help="Run folder: checkpoints/, train_log.jsonl, final/."),
     init: Path = typer.Option(None, help="Pipeline folder to start from (default: the tiny preset, random)."),
+    text_encoder: str = typer.Option(None, help="umT5 folder or cached hub id, if not inside --init."),
+    vae: str = typer.Option(None, help="Wan2.2 VAE folder or cached hub id, if not inside --init."),
     steps: int = typer.Option(100, min=1, help="Total optimizer steps (the run stops there)."),
     batch_size: int = typer.Option(2, min=1, help="Global batch (split across torchrun ranks)."),
     lr: float = typer.Option(1e-5, help="AdamW learning rate (Yume1.5: 1e-5)."),
@@ -279,6 +281,8 @@ def train_base(
         dataset=str(dataset),
         out=str(out),
         init=str(init) if init else None,
+        text_encoder=text_encoder,
+        vae=vae,
         steps=steps,
         batch_size=batch_size,
         lr=lr,
@@ -306,6 +310,8 @@ def train_base(
 def train_self_forcing(
     dataset: Path = typer.Option(..., help="A dataset built by `yumebench data build` (prompts, first frames)."),
     init: Path = typer.Option(..., help="The base pipeline folder (e.g. runs/base/final)."),
+    text_encoder: str = typer.Option(None, help="umT5 folder or cached hub id, if not inside --init."),
+    vae: str = typer.Option(None, help="Wan2.2 VAE folder or cached hub id, if not inside --init."),
     out: Path = typer.Option(Path("runs/self_forcing"), help="Run folder: checkpoints/, train_log.jsonl, final/."),
     steps: int = typer.Option(600, min=1, help="Iterations (Yume1.5: 600)."),
     batch_size: int = typer.Option(1, min=1, help="Global batch (split across torchrun ranks)."),
@@ -341,12 +347,14 @@ def train_self_forcing(
 
     if not (dataset / "meta" / "info.json").exists():
         fail(f"{dataset}: not a dataset built by `yumebench data build` (no meta/info.json)")
-    if not (init / "yume_pipeline.json").exists():
-        fail(f"{init}: not a pipeline folder (no yume_pipeline.json); use the base run's final/ folder")
+    if not init.is_dir():
+        fail(f"{init}: not a folder; use the base run's final/ folder or a Yume checkpoint folder")
     try:
         config = SelfForcingConfig(
             dataset=str(dataset),
             init=str(init),
+            text_encoder=text_encoder,
+            vae=vae,
             out=str(out),
             steps=steps,
             batch_size=batch_size,
