@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
@@ -214,13 +215,15 @@ def load_yume(path: str | Path, tscm=None, dtype: torch.dtype = torch.float32, d
     Coarse Patchify kernels and channel-branch weights present in the checkpoint are loaded; those
     absent (a base Wan checkpoint) keep their step-0-preserving initialisation.
     """
-    from yume_model.tscm import TSCMConfig, YumeTransformer
+    from yume_model.tscm import YumeTransformer
 
     folder = Path(path)
+    if tscm is None:
+        tscm = read_tscm_config(folder)
     state = _read_state(folder)
     dit_state, coarse, branch = _split_yume_state(state)
     model_dit = _load_dit_from_state(folder, dit_state, dtype)
-    model = YumeTransformer(model_dit, tscm or TSCMConfig())
+    model = YumeTransformer(model_dit, tscm)
     target = {f"coarse_patch.{k}": v for k, v in coarse.items()}
     target.update({k: v for k, v in branch.items()})
     own = model.state_dict()
@@ -234,6 +237,23 @@ def load_yume(path: str | Path, tscm=None, dtype: torch.dtype = torch.float32, d
             )
     model.load_state_dict({**own, **{k: v.to(dtype) for k, v in target.items()}})
     return model.to(device)
+
+
+TSCM_CONFIG = "tscm_config.json"
+
+
+def read_tscm_config(folder: Path):
+    """The TSCM settings saved beside a yumebench checkpoint, else the defaults (a Wan or Yume release)."""
+    from yume_model.tscm import TSCMConfig
+
+    path = folder / TSCM_CONFIG
+    if not path.exists():
+        return TSCMConfig()
+    data = json.loads(path.read_text())
+    data["tiers"] = [tuple(t) for t in data.get("tiers", TSCMConfig().tiers)]
+    if "channel_patch" in data:
+        data["channel_patch"] = tuple(data["channel_patch"])
+    return TSCMConfig(**data)
 
 
 def save_yume(model, path: str | Path) -> Path:
@@ -251,6 +271,7 @@ def save_yume(model, path: str | Path) -> Path:
         else:
             extra[TSCM_PREFIX + key] = value.detach().contiguous().cpu()
     save_file(extra, str(folder / "tscm.safetensors"))
+    (folder / TSCM_CONFIG).write_text(json.dumps(asdict(model.tscm), indent=1) + "\n", encoding="utf-8")
     index_path = folder / INDEX_NAME
     index = json.loads(index_path.read_text())
     index["weight_map"].update({k: "tscm.safetensors" for k in extra})

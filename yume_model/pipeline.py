@@ -189,9 +189,6 @@ class YumePipeline:
 
         root = Path(path)
         saved = json.loads((root / PIPELINE_FILE).read_text()) if (root / PIPELINE_FILE).exists() else {}
-        if tscm is None and "tscm" in saved:
-            tscm = TSCMConfig(**{k: (tuple(v) if k == "channel_patch" else v) for k, v in saved["tscm"].items()})
-            tscm.tiers = [tuple(t) for t in tscm.tiers]
         text_source = text_encoder or (root if (root / "text_encoder").is_dir() else None)
         vae_source = vae or (root / "vae" if (root / "vae").is_dir() else None)
         missing = [name for name, src in (("text encoder", text_source), ("VAE", vae_source)) if src is None]
@@ -221,7 +218,7 @@ class YumePipeline:
         if self.text_encoder is not None and self.text_encoder.model is not None:
             self.text_encoder.model.save_pretrained(root / "text_encoder")
             self.text_encoder.tokenizer.save_pretrained(root / "tokenizer")
-        saved = {"tscm": asdict(self.transformer.tscm), "generation": asdict(self.config)}
+        saved = {"generation": asdict(self.config)}  # the TSCM settings live with the transformer
         (root / PIPELINE_FILE).write_text(json.dumps(saved, indent=1) + "\n", encoding="utf-8")
         return root
 
