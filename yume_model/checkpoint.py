@@ -225,7 +225,8 @@ def load_yume(path: str | Path, tscm=None, dtype: torch.dtype = torch.float32, d
     model_dit = _load_dit_from_state(folder, dit_state, dtype)
     model = YumeTransformer(model_dit, tscm)
     target = {f"coarse_patch.{k}": v for k, v in coarse.items()}
-    target.update({k: v for k, v in branch.items()})
+    if model.tscm.channel_branch:  # another history mode (full, sliding, spatial) runs without the branch
+        target.update(branch)
     own = model.state_dict()
     unknown = sorted(k for k in target if k not in own)
     if unknown:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -176,15 +176,17 @@ class YumePipeline:
         dtype: torch.dtype = torch.float32,
         device: str = "cpu",
         config: GenerationConfig | None = None,
+        history_mode: str | None = None,
     ) -> YumePipeline:
         """Load a pipeline folder written by ``save_pretrained`` or a Yume/Wan checkpoint folder.
 
         The transformer comes from ``path/transformer`` (or ``path`` itself: a native Yume-5B-720P or
         Wan2.2-TI2V-5B folder); the VAE and umT5 from ``path/vae``, ``path/text_encoder`` +
         ``path/tokenizer``, or the given folders / hub ids (``Wan-AI/Wan2.2-TI2V-5B-Diffusers`` has all
-        three), read from the local cache only.
+        three), read from the local cache only. ``history_mode`` runs the saved TSCM settings in another
+        history mode (full, sliding, spatial: the paper's comparisons on the same weights).
         """
-        from yume_model.checkpoint import load_yume
+        from yume_model.checkpoint import load_yume, read_tscm_config
         from yume_model.vae import load_vae
 
         root = Path(path)
@@ -198,6 +200,8 @@ class YumePipeline:
                 "Wan-AI/Wan2.2-TI2V-5B-Diffusers in the local cache)"
             )
         transformer_dir = root / "transformer" if (root / "transformer").is_dir() else root
+        if tscm is None and history_mode is not None:
+            tscm = replace(read_tscm_config(transformer_dir), mode=history_mode)
         transformer = load_yume(transformer_dir, tscm, dtype=dtype, device=device)
         encoder = TextEncoder.from_pretrained(
             text_source, max_length=transformer.dit.config.text_len, device=device, dtype=dtype

@@ -255,3 +255,32 @@ def test_generate_from_a_bare_checkpoint_with_separate_text_encoder_and_vae(pipe
     )
     assert result.exit_code == 0, result.output
     assert probe(out).num_frames == 33
+
+
+def test_trained_weights_run_in_every_history_mode(pipe, tmp_path):
+    """The paper's comparisons: one trained checkpoint, history handled by TSCM, full context, sliding window."""
+    pipe.save_pretrained(tmp_path / "pipe")
+    for mode in ("tscm", "full", "sliding", "spatial"):
+        out = tmp_path / f"{mode}.mp4"
+        result = runner.invoke(
+            app,
+            [
+                "model",
+                "generate",
+                "--weights",
+                str(tmp_path / "pipe"),
+                "--history",
+                mode,
+                "--prompt",
+                "A quay",
+                "--actions",
+                "W,·;S,↑",
+                "--quiet",
+                "--out",
+                str(out),
+                "--cache-dir",
+                str(tmp_path / "cache"),
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert json.loads(out.with_suffix(".jsonl").read_text())["generation"]["history"] == mode

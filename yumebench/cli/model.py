@@ -42,10 +42,9 @@ def _load_pipeline(config_name: str, weights: Path | None, text_encoder, vae, hi
 
     if config_name not in DEFAULT_RESOLUTION:
         fail(f"--config {config_name!r}: expected one of {', '.join(DEFAULT_RESOLUTION)}")
-    try:
-        tscm = None if history == "saved" else TSCMConfig(mode=history)
-    except ValueError as e:
-        fail(str(e))
+    if history not in ("saved", "tscm", "full", "sliding", "spatial"):
+        fail(f"--history {history!r}: expected saved, tscm, full, sliding or spatial")
+    mode = None if history == "saved" else history
     torch_dtype = getattr(torch, DTYPES[dtype])
     if weights is None:
         if config_name != "tiny":
@@ -54,7 +53,7 @@ def _load_pipeline(config_name: str, weights: Path | None, text_encoder, vae, hi
                 "VAE and umT5 from Wan-AI/Wan2.2-TI2V-5B-Diffusers)"
             )
         err_console.print("note: --config tiny without --weights uses random weights (the output is noise)")
-        pipe = YumePipeline.tiny(tscm=TSCMConfig(mode=tscm.mode, channel_dim=8) if tscm else None)
+        pipe = YumePipeline.tiny(tscm=TSCMConfig(mode=mode, channel_dim=8) if mode else None)
         pipe.transformer.to(device, torch_dtype)
         pipe.vae.to(device)
         return pipe
@@ -62,7 +61,7 @@ def _load_pipeline(config_name: str, weights: Path | None, text_encoder, vae, hi
         fail(f"{weights}: weights folder not found")
     try:
         return YumePipeline.from_pretrained(
-            weights, text_encoder=text_encoder, vae=vae, tscm=tscm, dtype=torch_dtype, device=device
+            weights, text_encoder=text_encoder, vae=vae, dtype=torch_dtype, device=device, history_mode=mode
         )
     except (GenerationError, OSError, ValueError) as e:
         fail(f"{weights}: cannot load ({e})".replace("\n", " "))
