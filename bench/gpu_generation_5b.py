@@ -57,9 +57,7 @@ def main() -> None:
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
             past, index = history.tensor, list(history.index)
-            latents = sample(
-                lambda x, t, p=past, i=index: model(x, t.to(dtype), ctx, p, history_index=i or None), noise, sampler
-            )
+            latents = sample(lambda x, t, p=past, i=index: model(x, t, ctx, p, history_index=i or None), noise, sampler)
             history.extend(latents)
             t1 = time.perf_counter()
             frames = decoder(latents)

@@ -303,7 +303,7 @@ class YumePipeline:
                 past, past_index = history.tensor, list(history.index)
 
                 def velocity(x, t, ctx=ctx, past=past, past_index=past_index):
-                    return self.transformer(x, t.to(dtype), ctx, past, history_index=past_index or None)
+                    return self.transformer(x, t, ctx, past, history_index=past_index or None)  # t stays fp32
 
                 latents = sample(velocity, noise, c.sampler, generator)
                 history.extend(latents)
