@@ -358,7 +358,7 @@ def train_base(config: TrainConfig, resume: bool = False, progress: bool = True,
     if resume and (ckpt := latest_checkpoint(out)) is not None:
         start, ema = load_training_state(ckpt, model, optimizer, scheduler)
     if config.ema and ema is None:
-        ema = full_state(model)
+        ema = {k: v.clone() for k, v in full_state(model).items()}  # a copy: on CPU the state aliases the weights
     if env.main:
         (out / "train_config.json").write_text(json.dumps(asdict(config), indent=1) + "\n", encoding="utf-8")
     log = JsonlLog(out / "train_log.jsonl", env.main)
@@ -400,7 +400,10 @@ def train_base(config: TrainConfig, resume: bool = False, progress: bool = True,
         if ema is not None:
             current = full_state(model)
             for k, v in current.items():
-                ema[k].mul_(config.ema).add_(v, alpha=1 - config.ema) if v.is_floating_point() else ema[k].copy_(v)
+                if v.is_floating_point():
+                    ema[k].mul_(config.ema).add_(v, alpha=1 - config.ema)
+                else:
+                    ema[k].copy_(v)
         loss_value = all_mean(total / len(mine), env)
         losses.append(loss_value)
         dt = time.perf_counter() - t0

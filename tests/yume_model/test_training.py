@@ -248,3 +248,18 @@ def test_training_cli_rejects_bad_input(tmp_path, dataset):
     assert bad.exit_code == 2 and "4k + 1" in bad.output
     bad = runner.invoke(app, ["model", "train", "self-forcing", "--dataset", str(dataset), "--init", str(tmp_path)])
     assert bad.exit_code == 2 and "no text encoder or VAE found" in bad.output
+
+
+def test_ema_weights_are_saved_and_become_the_final_model(dataset, tmp_path):
+    from safetensors.torch import load_file
+
+    config = TrainConfig(dataset=str(dataset), out=str(tmp_path), steps=2, lr=3e-3, ema=0.5, save_every=2, **SMALL)
+    train_base(config, progress=False)
+    ckpt = tmp_path / "checkpoints" / "step-000002"
+    raw, ema = load_file(str(ckpt / "model.safetensors")), load_file(str(ckpt / "ema.safetensors"))
+    key = "dit.head.head.weight"
+    assert not torch.equal(raw[key], ema[key])
+    from yume_model.checkpoint import load_yume
+
+    final = load_yume(tmp_path / "final" / "transformer")
+    torch.testing.assert_close(final.state_dict()[key], ema[key])
