@@ -24,7 +24,8 @@ Known differences from VBench (documented, not hidden):
 - Weights are never downloaded at run time: they come from ``--weights`` or the local Hugging Face cache.
 - Motion smoothness pads frames to multiples of 16 with replicate padding split evenly on both sides
   (AMT's ``InputPadder``); VBench's CPU branch runs at full resolution, as here. The uint8 conversion
-  truncates, as VBench does. No known difference beyond float summation order.
+  truncates, as VBench does. VBench decodes with OpenCV for this dimension, the runner once with decord:
+  on our H.264 files both give identical frames (measured: 0 difference over 17 frames at 256x448).
 - Imaging quality: MUSIQ's bicubic rescales use ``F.interpolate`` exactly as pyiqa does; none known.
 """
 
