@@ -39,6 +39,7 @@ from yume_model.training import (
     full_state,
     load_pipeline,
     prepare_data,
+    prune_checkpoints,
     sample_sigma,
     setup_distributed,
     shard,
@@ -70,6 +71,7 @@ class SelfForcingConfig:
     num_frames: int = 33
     seed: int = 0
     save_every: int = 50
+    keep_last: int = 0  # checkpoints kept (the newest); 0 keeps all
     mixed_precision: str = "auto"
     activation_checkpointing: bool = False
     wording: str = "yume"
@@ -273,6 +275,8 @@ def train_self_forcing(
         bar.set_postfix(critic=f"{record['critic_loss']:.4f}", task=task)
         if (step + 1) % config.save_every == 0 or step + 1 == config.steps:
             _save(out / "checkpoints" / f"step-{step + 1:06d}", generator, fake, opt_g, opt_c, step + 1, env)
+            if env.main:
+                prune_checkpoints(out / "checkpoints", config.keep_last)
     bar.close()
     weights = full_state(generator)
     final = out / "final"

@@ -54,6 +54,7 @@ class TrainConfig:
     chunk_latents: int = 8
     ema: float = 0.0  # 0: off; else the EMA decay, saved beside the model
     save_every: int = 50
+    keep_last: int = 0  # checkpoints kept (the newest); 0 keeps all
     seed: int = 0
     mixed_precision: str = "auto"  # auto (bf16 autocast on CUDA), bf16, no
     activation_checkpointing: bool = False
@@ -272,6 +273,17 @@ def load_training_state(folder: Path, model, optimizer, scheduler) -> tuple[int,
     return int(state["step"]), (load_file(str(ema_path)) if ema_path.exists() else None)
 
 
+def prune_checkpoints(folder: Path, keep: int) -> None:
+    """Delete all but the ``keep`` newest ``step-*`` checkpoints (0 keeps all)."""
+    import shutil
+
+    if keep <= 0 or not folder.exists():
+        return
+    steps = sorted(p for p in folder.glob("step-*") if p.is_dir() and not p.name.endswith(".tmp"))
+    for old in steps[:-keep]:
+        shutil.rmtree(old)
+
+
 def latest_checkpoint(out: Path) -> Path | None:
     pointer = out / "checkpoints" / LATEST
     if not pointer.exists():
@@ -422,6 +434,8 @@ def train_base(config: TrainConfig, resume: bool = False, progress: bool = True,
             save_training_state(
                 out / "checkpoints" / f"step-{step + 1:06d}", model, optimizer, scheduler, step + 1, ema, env
             )
+            if env.main:
+                prune_checkpoints(out / "checkpoints", config.keep_last)
     bar.close()
     final = out / "final"
     weights = full_state(model)

@@ -263,3 +263,13 @@ def test_ema_weights_are_saved_and_become_the_final_model(dataset, tmp_path):
 
     final = load_yume(tmp_path / "final" / "transformer")
     torch.testing.assert_close(final.state_dict()[key], ema[key])
+
+
+def test_keep_last_prunes_old_checkpoints_and_resume_still_works(dataset, tmp_path):
+    config = TrainConfig(dataset=str(dataset), out=str(tmp_path), steps=4, save_every=1, keep_last=2, **SMALL)
+    train_base(config, progress=False)
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("step-*"))
+    assert kept == ["step-000003", "step-000004"]
+    assert (tmp_path / "checkpoints" / "latest").read_text().strip() == "step-000004"
+    more = TrainConfig(dataset=str(dataset), out=str(tmp_path), steps=5, save_every=1, keep_last=2, **SMALL)
+    assert train_base(more, resume=True, progress=False)["start_step"] == 4
