@@ -19,6 +19,7 @@ with 2 gloo processes).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -340,7 +341,14 @@ def prepare_data(config: TrainConfig, pipe, env: Dist):
     if pipe.action_cache is None:
         pipe.action_cache = ActionEmbeddingCache.build(pipe.text_encoder, config.wording)
     h, w = config.resolution
-    store = LatentStore(dataset, pipe, Path(config.out) / "latents" / f"{h}x{w}x{config.num_frames}", env.device)
+    # cached latents and contexts are only valid for the encoders, wording and sizes that made them
+    encoders = json.dumps(
+        [dict(pipe.vae.config), pipe.text_encoder.identity, config.wording, pipe.transformer.dit.config.text_len],
+        sort_keys=True,
+        default=str,
+    )
+    key = hashlib.sha256(encoders.encode()).hexdigest()[:12]
+    store = LatentStore(dataset, pipe, Path(config.out) / "latents" / f"{h}x{w}x{config.num_frames}-{key}", env.device)
     pools = {task: [i for i in range(len(store)) if task in store.tasks(i)] for task in config.tasks}
     empty = [task for task, pool in pools.items() if not pool]
     if empty:
