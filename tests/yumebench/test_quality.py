@@ -281,3 +281,18 @@ def test_runner_groups_videos_without_changing_scores(weights, video, tmp_path):
         assert [r["video_results"] for r in results[0][name][1]] == pytest.approx(
             [r["video_results"] for r in results[1][name][1]], abs=1e-6
         )
+
+
+def test_other_weights_never_reuse_cached_scores(weights, video, tmp_path):
+    import shutil
+
+    write_mp4(tmp_path / "v.mp4", video, 16)
+    (tmp_path / "s.jsonl").write_text(json.dumps({"id": "v", "video": "v.mp4", "segments": []}) + "\n")
+    other = tmp_path / "other_weights"
+    shutil.copytree(weights, other)
+    torch.save({"weight": torch.randn(1, 16), "bias": torch.tensor([1.0])}, other / "sa_0_4_vit_l_14_linear.pth")
+    scores = []
+    for root in (weights, other):  # same output file and cache: the second run must score again
+        config = BenchConfig(dims=["aesthetic_quality"], weights_dir=str(root), progress=False)
+        scores.append(run_bench(tmp_path / "s.jsonl", tmp_path, tmp_path / "r.json", config).results)
+    assert scores[0]["aesthetic_quality"][0] != scores[1]["aesthetic_quality"][0]

@@ -57,7 +57,16 @@ def _file_key(path: Path) -> str:
 
 def _cache_key(dim: Dimension, item: SpecItem, video: Path) -> str:
     payload = json.dumps(
-        [dim.name, dim.version, dim.config(), item.to_dict(), str(video.resolve()), _file_key(video)],
+        # the weights' checksums too: other weights must never reuse a cached score
+        [
+            dim.name,
+            dim.version,
+            dim.config(),
+            dim.weight_checksums(),
+            item.to_dict(),
+            str(video.resolve()),
+            _file_key(video),
+        ],
         sort_keys=True,
         default=str,
     )
