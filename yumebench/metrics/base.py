@@ -45,6 +45,7 @@ class Dimension:
         self.device = device
         self.batch_size = batch_size
         self.weights_dir = weights_dir
+        self.checksums: dict[str, str] = {}  # file name -> sha256 of every weight file loaded
 
     @property
     def effective_batch_size(self) -> int:
@@ -57,7 +58,7 @@ class Dimension:
         return {}
 
     def weight_checksums(self) -> dict[str, str]:
-        return {}
+        return self.checksums
 
     def score_video(self, frames: np.ndarray, item: dict) -> dict:
         return self.score_videos([(frames, item)])[0]

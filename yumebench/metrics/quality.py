@@ -220,7 +220,6 @@ def sha256_of_folder(path: str) -> dict[str, str]:
 
 class _Backbone(Dimension):
     hub_id: str
-    checksums: dict[str, str]
 
     def _device_dtype(self) -> tuple[str, torch.dtype]:
         return self.device, (torch.float32 if self.device == "cpu" else torch.bfloat16)
@@ -240,9 +239,6 @@ class _Backbone(Dimension):
     def _clip_features(self, videos: Sequence[np.ndarray]) -> list[torch.Tensor]:
         pixels = [clip_preprocess(f) for f in videos]
         return self._embed(self.model, pixels, lambda m, b: m(pixel_values=b).image_embeds)
-
-    def weight_checksums(self) -> dict[str, str]:
-        return self.checksums
 
 
 class _Consistency(_Backbone):
@@ -356,9 +352,6 @@ class MotionSmoothness(Dimension):
         self.model = load_amt_s(path, self.device)  # fp32 on every device, as VBench
         self.checksums = {AMT_S: sha256_file(path)}
 
-    def weight_checksums(self) -> dict[str, str]:
-        return self.checksums
-
     def score_videos(self, videos: Sequence[tuple[np.ndarray, dict]]) -> list[dict]:
         from yumebench.metrics.amt import pad_to, unpad
 
@@ -413,9 +406,6 @@ class ImagingQuality(Dimension):
         path = resolve_file(MUSIQ_SPAQ, self.weights_dir, self.name, "chaofengc/IQA-PyTorch-Weights", "")
         self.model = load_musiq(path, self.device)  # fp32, as VBench
         self.checksums = {MUSIQ_SPAQ: sha256_file(path)}
-
-    def weight_checksums(self) -> dict[str, str]:
-        return self.checksums
 
     def score_videos(self, videos: Sequence[tuple[np.ndarray, dict]]) -> list[dict]:
         def mos(batch: torch.Tensor) -> torch.Tensor:
