@@ -149,13 +149,6 @@ def score_group(
     return results
 
 
-def score_item(
-    item: SpecItem, video: str, names: list[str], kwargs: dict, dims: dict[str, Dimension] | None = None
-) -> dict:
-    """One video on ``names`` (a group of one)."""
-    return score_group([(item, video, names)], kwargs, dims)[0]
-
-
 def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: BenchConfig | None = None) -> BenchReport:
     config = config or BenchConfig()
     spec, videos, out = Path(spec), Path(videos), Path(out)
