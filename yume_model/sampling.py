@@ -37,10 +37,14 @@ class SamplerConfig:
             raise ValueError(f"shift must be > 0, got {self.shift}")
 
 
+def shift_sigma(sigma: torch.Tensor, shift: float) -> torch.Tensor:
+    """sigma' = s sigma / (1 + (s - 1) sigma): the warp shared by sampling and training's timestep draw."""
+    return shift * sigma / (1 + (shift - 1) * sigma)
+
+
 def shifted_sigmas(steps: int, shift: float) -> torch.Tensor:
     """steps + 1 noise levels from 1 to 0 (float64)."""
-    sigma = torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64)
-    return shift * sigma / (1 + (shift - 1) * sigma)
+    return shift_sigma(torch.linspace(1.0, 0.0, steps + 1, dtype=torch.float64), shift)
 
 
 def sample(

@@ -210,8 +210,9 @@ def draw_batch(seed: int, step: int, tasks: tuple[str, ...], pools: dict[str, li
 
 
 def sample_sigma(batch: int, shift: float, generator: torch.Generator, low: float = 0.0, high: float = 1.0):
-    u = low + (high - low) * torch.rand(batch, generator=generator, dtype=torch.float64)
-    return shift * u / (1 + (shift - 1) * u)
+    from yume_model.sampling import shift_sigma
+
+    return shift_sigma(low + (high - low) * torch.rand(batch, generator=generator, dtype=torch.float64), shift)
 
 
 def split_point(num_latents: int, task: str, chunk: int, generator: torch.Generator) -> tuple[int, int]:
