@@ -31,6 +31,7 @@ import torch
 
 from yume_model.sampling import SamplerConfig, shifted_sigmas
 from yume_model.training import (
+    TRAIN_STATE,
     Dist,
     JsonlLog,
     all_mean,
@@ -40,9 +41,11 @@ from yume_model.training import (
     load_pipeline,
     prepare_data,
     prune_checkpoints,
+    publish_checkpoint,
     sample_sigma,
     setup_distributed,
     shard,
+    staging_folder,
 )
 
 
@@ -315,17 +318,11 @@ def _save(folder: Path, generator, fake, opt_g, opt_c, step: int, env: Dist) -> 
     }
     if not env.main:
         return
-    tmp = folder.with_name(folder.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
+    tmp = staging_folder(folder)
     for name, state in weights.items():
         save_file(state, str(tmp / f"{name}.safetensors"))
-    torch.save({"optimizer": optim, "step": step}, tmp / "train_state.pt")
-    if folder.exists():
-        import shutil
-
-        shutil.rmtree(folder)
-    tmp.replace(folder)
-    (folder.parent / "latest").write_text(folder.name + "\n")
+    torch.save({"optimizer": optim, "step": step}, tmp / TRAIN_STATE)
+    publish_checkpoint(tmp, folder)
 
 
 def _load(folder: Path, generator, fake, opt_g, opt_c) -> int:
@@ -337,7 +334,7 @@ def _load(folder: Path, generator, fake, opt_g, opt_c) -> int:
     )
 
     options = StateDictOptions(full_state_dict=True, cpu_offload=True)
-    state = torch.load(folder / "train_state.pt", weights_only=True)
+    state = torch.load(folder / TRAIN_STATE, weights_only=True)
     for name, model, opt in (("generator", generator, opt_g), ("fake", fake, opt_c)):
         set_model_state_dict(model, load_file(str(folder / f"{name}.safetensors")), options=options)
         set_optimizer_state_dict(model, opt, state["optimizer"][name], options=options)

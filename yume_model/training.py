@@ -245,15 +245,27 @@ def save_training_state(folder: Path, model, optimizer, scheduler, step: int, em
     optim = get_optimizer_state_dict(model, optimizer, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     if not env.main:
         return
-    tmp = folder.with_name(folder.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
+    tmp = staging_folder(folder)
     save_file(weights, str(tmp / "model.safetensors"))
     if ema is not None:
         save_file({k: v.contiguous() for k, v in ema.items()}, str(tmp / "ema.safetensors"))
     torch.save({"optimizer": optim, "scheduler": scheduler.state_dict(), "step": step}, tmp / TRAIN_STATE)
-    if folder.exists():
-        import shutil
+    publish_checkpoint(tmp, folder)
 
+
+def staging_folder(folder: Path) -> Path:
+    """Where a checkpoint is written before ``publish_checkpoint`` moves it into place."""
+    tmp = folder.with_name(folder.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    return tmp
+
+
+def publish_checkpoint(tmp: Path, folder: Path) -> None:
+    """Rename a fully written checkpoint into place and point ``latest`` at it: a kill mid-write
+    leaves the previous checkpoint as the latest."""
+    import shutil
+
+    if folder.exists():
         shutil.rmtree(folder)
     tmp.replace(folder)
     (folder.parent / LATEST).write_text(folder.name + "\n")
