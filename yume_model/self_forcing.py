@@ -206,7 +206,7 @@ def train_self_forcing(
         wording=config.wording,
         tasks=config.tasks,
     )
-    store, pools = prepare_data(data_config, pipe, env)
+    store, pools = prepare_data(data_config, pipe)
     generator = pipe.transformer.to(env.device).train()
     fake = copy.deepcopy(generator).train()
     real = copy.deepcopy(generator).eval().requires_grad_(False)

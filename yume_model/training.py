@@ -143,11 +143,10 @@ class LatentStore:
     """VAE latents and [event ; action] contexts of a dataset's clips, encoded once (frozen encoders)
     and cached under ``folder`` (one safetensors file per clip, written atomically)."""
 
-    def __init__(self, dataset, pipe, folder: Path, device: torch.device) -> None:
+    def __init__(self, dataset, pipe, folder: Path) -> None:
         self.dataset = dataset
         self.pipe = pipe
         self.folder = folder
-        self.device = device
         self.memory: dict[int, dict[str, torch.Tensor]] = {}
         folder.mkdir(parents=True, exist_ok=True)
 
@@ -343,7 +342,7 @@ class JsonlLog:
                 f.write(json.dumps(record) + "\n")
 
 
-def prepare_data(config: TrainConfig, pipe, env: Dist):
+def prepare_data(config: TrainConfig, pipe):
     """The dataset's clips with enough frames, their latent store, and the clip pool of each task."""
     from data_pipeline.dataset import YumeClipDataset
     from yume_model.text import ActionEmbeddingCache
@@ -361,7 +360,7 @@ def prepare_data(config: TrainConfig, pipe, env: Dist):
         default=str,
     )
     key = hashlib.sha256(encoders.encode()).hexdigest()[:12]
-    store = LatentStore(dataset, pipe, Path(config.out) / "latents" / f"{h}x{w}x{config.num_frames}-{key}", env.device)
+    store = LatentStore(dataset, pipe, Path(config.out) / "latents" / f"{h}x{w}x{config.num_frames}-{key}")
     pools = {task: [i for i in range(len(store)) if task in store.tasks(i)] for task in config.tasks}
     empty = [task for task, pool in pools.items() if not pool]
     if empty:
@@ -377,7 +376,7 @@ def train_base(config: TrainConfig, resume: bool = False, progress: bool = True,
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
     pipe = load_pipeline(config.init, env.device, config.text_encoder, config.vae)
-    store, pools = prepare_data(config, pipe, env)
+    store, pools = prepare_data(config, pipe)
     model = pipe.transformer.to(env.device).train()
     model.gradient_checkpointing = config.activation_checkpointing
     model = shard(model, model.dit.blocks, env)
