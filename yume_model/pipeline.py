@@ -291,11 +291,12 @@ class YumePipeline:
         generator = torch.Generator(device="cpu").manual_seed(c.seed)
         history = HistoryBuffer(self.transformer.tscm, c.max_history_latents)
         decoder = StreamingDecoder(self.vae)
+        vae_dtype = next(self.vae.parameters()).dtype
         first_pixels = None
         if image is not None:
             z0 = encode_image(self.vae, image, c.height, c.width).to(device, dtype)
             history.extend(z0)
-            first_pixels = decoder(z0.to(next(self.vae.parameters()).dtype))
+            first_pixels = decoder(z0.to(vae_dtype))
         try:
             for k, (action, event, ctx) in enumerate(zip(parsed, block_events, contexts, strict=True)):
                 n_latents = c.block_latents + (1 if k == 0 and image is None else 0)
@@ -307,7 +308,7 @@ class YumePipeline:
 
                 latents = sample(velocity, noise, c.sampler, generator)
                 history.extend(latents)
-                pixels = decoder(latents.to(next(self.vae.parameters()).dtype))
+                pixels = decoder(latents.to(vae_dtype))
                 if k == 0 and first_pixels is not None:
                     pixels = torch.cat([first_pixels, pixels], dim=2)
                 start = 0 if k == 0 else 1 + c.frames_per_block * k

@@ -108,7 +108,7 @@ def generate(
     """
     import numpy as np
 
-    from yume_model.pipeline import GenerationError, block_segments
+    from yume_model.pipeline import GenerationError, block_segments, parse_events
     from yume_model.sampling import SamplerConfig
     from yumebench.actions import ActionError, parse_action_sequence
     from yumebench.video import write_mp4
@@ -132,7 +132,11 @@ def generate(
                 picture = np.asarray(opened.convert("RGB"))
         except (OSError, UnidentifiedImageError) as e:
             fail(f"{image}: not a readable image ({type(e).__name__})")
-    if picture is None and not (prompt.strip() or (events or "").split(";")[0].strip()):
+    try:  # the events are checked before the model loads (the pipeline checks them again, cheaply)
+        first_event = parse_events(prompt, events, len(parsed))[0]
+    except GenerationError as e:
+        fail(str(e))
+    if picture is None and not first_event:
         fail("text-to-video needs --prompt (or a first event in --events); image-to-video needs --image")
 
     pipe = _load_pipeline(config, weights, text_encoder, vae, history, dtype, device)
