@@ -249,6 +249,28 @@ def test_imaging_quality_matches_a_plain_reimplementation(weights):
     assert dim.aggregate([entry, entry]) == pytest.approx(np.mean(scores) / 100, rel=1e-5)  # 0-100 per video
 
 
+def test_musiq_dropping_padding_patches_changes_nothing(weights):
+    """pyiqa runs the padding patches of the 224/384 scales through the network behind a mask; the port
+    drops them. The score must be the same as running the whole masked sequence."""
+    from yumebench.metrics.musiq import load_musiq, multiscale_patches, same_padding
+
+    model = load_musiq(weights / "musiq_spaq_ckpt-358bb6af.pth")
+    image = torch.rand(2, 3, 180, 320)
+    seq = multiscale_patches((image - 0.5) * 2, model.patch_size, model.grid, model.longer_side_lengths)
+    mask = seq[:, :, -1]
+    assert (mask == 0).sum() > 0.2 * mask.numel()  # there is padding to drop at this size
+    with torch.no_grad():
+        b, n, _ = seq.shape
+        x = seq[:, :, :-3].reshape(-1, 3, model.patch_size, model.patch_size)
+        x = torch.relu(model.gn_root(model.conv_root(x)))
+        x = torch.nn.functional.max_pool2d(same_padding(x, 3, 2), 3, 2)
+        x = model.block1(x).permute(0, 2, 3, 1).reshape(b, n, -1)
+        x = model.transformer_encoder(model.embedding(x), seq[:, :, -3], seq[:, :, -2], mask)
+        full = model.head(x[:, 0])[:, 0]
+        dropped = model(image)
+    torch.testing.assert_close(dropped, full, rtol=1e-5, atol=1e-5)
+
+
 def test_all_quality_dimensions_batch_across_videos_identically(weights, video):
     other = video[::-1].copy()
     small = video[:, :64, :96].copy()  # another frame size: grouped separately
