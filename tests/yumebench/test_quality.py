@@ -71,17 +71,64 @@ def plain_consistency(features):
     return scores
 
 
-def test_subject_consistency_matches_a_plain_reimplementation(weights, video):
-    dim = DIMENSIONS.build("subject_consistency", weights_dir=str(weights), batch_size=4)
-    x = plain_resize(video, "bilinear", crop=False)
-    x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(
-        1, 3, 1, 1
+def plain_dino_cls(state, x, heads, eps=1e-6):
+    """DINO's ViT forward written out (facebookresearch/dino vision_transformer.py): patch embedding, DINO's
+    position interpolation ((n + 0.1) / sqrt(N) scale factor), pre-norm blocks, final norm, CLS token."""
+    F = torch.nn.functional
+    patch = state["embeddings.patch_embeddings.projection.weight"]
+    tokens = F.conv2d(x, patch, state["embeddings.patch_embeddings.projection.bias"], stride=patch.shape[-1])
+    b, d = len(x), patch.shape[0]
+    tokens = torch.cat([state["embeddings.cls_token"].expand(b, -1, -1), tokens.flatten(2).transpose(1, 2)], 1)
+    pos = state["embeddings.position_embeddings"]
+    side = int((pos.shape[1] - 1) ** 0.5)
+    h0, w0 = x.shape[2] // patch.shape[-1] + 0.1, x.shape[3] // patch.shape[-1] + 0.1
+    grid = pos[:, 1:].reshape(1, side, side, d).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, scale_factor=(h0 / side, w0 / side), mode="bicubic")
+    tokens = tokens + torch.cat([pos[:, :1], grid.flatten(2).transpose(1, 2)], 1)
+    n = tokens.shape[1]
+
+    def norm(t, key):
+        return F.layer_norm(t, (d,), state[key + ".weight"], state[key + ".bias"], eps)
+
+    def linear(t, key):
+        return F.linear(t, state[key + ".weight"], state[key + ".bias"])
+
+    layers = len({k.split(".")[1] for k in state if k.startswith("layers.")})
+    for i in range(layers):
+        k = f"layers.{i}."
+        h = norm(tokens, k + "layernorm_before")
+        q, key, v = (linear(h, k + f"attention.{p}_proj").reshape(b, n, heads, -1).transpose(1, 2) for p in "qkv")
+        attn = ((q @ key.transpose(-1, -2)) * (d // heads) ** -0.5).softmax(-1) @ v
+        tokens = tokens + linear(attn.transpose(1, 2).reshape(b, n, d), k + "attention.o_proj")
+        tokens = tokens + linear(F.gelu(linear(norm(tokens, k + "layernorm_after"), k + "mlp.fc1")), k + "mlp.fc2")
+    return norm(tokens, "layernorm")[:, 0]
+
+
+def test_subject_consistency_matches_dino_written_out(tmp_path, video):
+    # Small activations (weights scaled down) make LayerNorm's eps matter: 1e-6 (DINO) and 1e-12 (the hub
+    # config) give different features here, and the 200x120 frames need the position interpolation.
+    torch.manual_seed(1)
+    dino = ViTModel(
+        ViTConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=37, patch_size=16),
+        add_pooling_layer=False,
     )
-    model = ViTModel.from_pretrained(weights / "facebook--dino-vitb16", add_pooling_layer=False).eval()
     with torch.no_grad():
-        feats = model(pixel_values=x, interpolate_pos_encoding=True).last_hidden_state[:, 0]
-    expected = np.mean(plain_consistency(feats))
-    assert dim.score_video(video, {})["video_results"] == pytest.approx(expected, abs=1e-5)
+        for name, param in dino.embeddings.named_parameters():
+            param.mul_(1e-3 if "patch" in name or "cls" in name else 2e-3)
+    dino.save_pretrained(tmp_path / "facebook--dino-vitb16")
+    dim = DIMENSIONS.build("subject_consistency", weights_dir=str(tmp_path), batch_size=4)
+    x = plain_resize(video, "bilinear", crop=False)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]), torch.tensor([0.229, 0.224, 0.225])
+    x = (x - mean.view(1, 3, 1, 1)) / std.view(1, 3, 1, 1)
+    assert x.shape[-2:] == (224, 373)  # shorter side to 224, no crop
+    state = dino.state_dict()
+    with torch.no_grad():
+        expected = plain_dino_cls(state, x, heads=2)
+        stock = dino.eval()(pixel_values=x, interpolate_pos_encoding=True).last_hidden_state[:, 0]
+    got = dim.features([video])[0]
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
+    assert not torch.allclose(stock, expected, rtol=1e-2, atol=1e-4)  # the stock hub model would differ
+    assert dim.score_video(video, {})["video_results"] == pytest.approx(np.mean(plain_consistency(expected)), abs=1e-6)
 
 
 def test_background_and_aesthetic_match_plain_reimplementations(weights, video):

@@ -18,8 +18,10 @@ batch with frames from all of them (grouped by frame size); scores do not depend
 16 run them at half speed there; the transformers backbones gain little from batching on a CPU either.
 
 Known differences from VBench (documented, not hidden):
-- DINO through transformers' ``ViTModel``: LayerNorm eps 1e-12 (DINO: 1e-6) and bicubic position-embedding
-  interpolation to the exact grid (DINO: scale factor + 0.1 offset): features close, not bit-exact.
+- DINO through transformers' ``ViTModel``, made to compute what DINO's own model does: LayerNorm eps 1e-6
+  (the hub conversion's config says 1e-12) and DINO's position-embedding interpolation (scale factor with
+  the + 0.1 offset; transformers interpolates to the exact grid). Left: VBench runs DINO in fp32 on a GPU,
+  here bf16 there (fp32 on CPU, as VBench).
 - VBench runs CLIP in fp16 on CUDA; here fp32 on CPU (bf16 on GPU): differences of fp16 rounding size.
 - Weights are never downloaded at run time: they come from ``--weights`` or the local Hugging Face cache.
 - Motion smoothness pads frames to multiples of 16 with replicate padding split evenly on both sides
@@ -31,7 +33,9 @@ Known differences from VBench (documented, not hidden):
 
 from __future__ import annotations
 
+import math
 import os
+import types
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -79,6 +83,24 @@ def normalize(x: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> t
 def dino_preprocess(frames: np.ndarray) -> torch.Tensor:
     x = torch.from_numpy(np.array(frames, copy=True)).permute(0, 3, 1, 2).float()
     return normalize(resize_shorter(x, 224, "bilinear"), IMAGENET_MEAN, IMAGENET_STD)
+
+
+def dino_position_embeddings(embeddings, tokens: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """DINO's own position-embedding interpolation, bound in place of transformers' on the ViT's embeddings.
+
+    facebookresearch/dino ``vision_transformer.py::interpolate_pos_encoding`` (what VBench's torch.hub model
+    runs): bicubic with the scale factor (n + 0.1) / sqrt(N) per side, not transformers' exact target size.
+    Both give an n-patch grid, but the source coordinates differ, so non-square frames get other positions.
+    """
+    table = embeddings.position_embeddings  # (1, 1 + N, D)
+    n = table.shape[1] - 1
+    if tokens.shape[1] - 1 == n and height == width:
+        return table
+    side = math.isqrt(n)
+    rows, cols = height // embeddings.patch_size + 0.1, width // embeddings.patch_size + 0.1
+    grid = table[:, 1:].reshape(1, side, side, -1).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, scale_factor=(rows / side, cols / side), mode="bicubic")
+    return torch.cat([table[:, :1], grid.permute(0, 2, 3, 1).reshape(1, -1, table.shape[-1])], dim=1)
 
 
 def clip_preprocess(frames: np.ndarray) -> torch.Tensor:
@@ -271,7 +293,10 @@ class SubjectConsistency(_Consistency):
         super().__init__(**kwargs)
         from transformers import ViTModel
 
-        self.model = self._load(ViTModel, add_pooling_layer=False)
+        # The hub conversion of DINO says LayerNorm eps 1e-12; the DINO model VBench loads uses 1e-6.
+        self.model = self._load(ViTModel, add_pooling_layer=False, layer_norm_eps=1e-6)
+        embeddings = self.model.embeddings
+        embeddings.interpolate_pos_encoding = types.MethodType(dino_position_embeddings, embeddings)
 
     def features(self, videos: Sequence[np.ndarray]) -> list[torch.Tensor]:
         return self._embed(
