@@ -107,6 +107,38 @@ def naive(dims: dict, spec: list[dict], folder: Path) -> dict[str, list[float]]:
 NAIVE_SECONDS: dict[str, float] = {}
 
 
+def sgemm_peak(sizes: tuple[int, ...] = (1024, 2048, 3072), tries: int = 3) -> float:
+    """FLOP/s of the fastest large fp32 matrix product seen: what this machine runs dense network work at,
+    at best (the best of several sizes and tries, so a noisy moment cannot lower the floor it gives)."""
+    best = 0.0
+    for n in sizes:
+        a, b = torch.randn(n, n), torch.randn(n, n)
+        a @ b
+        for _ in range(tries):
+            t0 = time.perf_counter()
+            a @ b
+            best = max(best, 2 * n**3 / (time.perf_counter() - t0))
+    return best
+
+
+def network_flops(dims: dict, first_video: Path, folder: Path, frames: int, videos: int) -> dict[str, float]:
+    """FLOPs each network dimension spends on the whole set, counted on a 3-frame cut of one video (every
+    frame has the same size, so the work scales with frames, or with frame pairs for motion smoothness)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    cut, _ = read_frames(first_video, indices=[0, 1, 2])
+    write_mp4(folder / "cut.mp4", cut, 16)
+    out = {}
+    for name, dim in dims.items():
+        if name == "instruction_following":  # OpenCV, no network
+            continue
+        with FlopCounterMode(display=False) as counter:
+            naive({name: dim}, [{"id": "cut", "video": "cut.mp4", "segments": []}], folder)
+        units = len(range(1, frames - 1, 2)) if name == "motion_smoothness" else frames / 3
+        out[name] = counter.get_total_flops() * units * videos
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=4)
@@ -157,6 +189,26 @@ def main() -> None:
         print(f"naive loop: {t_naive:.1f} s ({n_frames / t_naive:.2f} frames/s)")
         print(f"runner:     {t_runner:.1f} s ({n_frames / t_runner:.2f} frames/s)")
         print(f"speed-up runner / naive: {t_naive / t_runner:.2f}x")
+
+        # How far any scoring path could go on this machine: both paths do the same fp32 network work, and
+        # no path can run it faster than a large matrix product runs.
+        naive_seconds = dict(NAIVE_SECONDS)
+        flops = network_flops(dims, root / spec[0]["video"], root, args.frames, args.videos)
+        peak = sgemm_peak()
+        floor = sum(flops.values()) / peak
+        t_nets_naive = sum(naive_seconds[n] for n in flops)
+        t_nets_runner = sum(sum(g["seconds"][n] for g in groups) for n in flops)
+        print(f"\nfp32 matrix-product peak here: {peak / 1e9:.0f} GFLOP/s")
+        for n, f in flops.items():
+            print(f"{n:<24} {f / 1e9:9.0f} GFLOP  naive at {f / naive_seconds[n] / peak:4.0%} of peak")
+        print(
+            f"network dimensions: naive {t_nets_naive:.1f} s, runner {t_nets_runner:.1f} s, floor at peak "
+            f"{floor:.1f} s: no fp32 path can beat the naive loop by more than {t_nets_naive / floor:.2f}x here"
+        )
+        print(
+            f"whole run, if decoding and instruction following cost nothing: at most "
+            f"{t_naive / floor:.2f}x; measured {t_naive / t_runner:.2f}x"
+        )
 
 
 if __name__ == "__main__":
