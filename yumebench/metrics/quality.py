@@ -21,8 +21,9 @@ Known differences from VBench (documented, not hidden):
 - DINO through transformers' ``ViTModel``, made to compute what DINO's own model does: LayerNorm eps 1e-6
   (the hub conversion's config says 1e-12) and DINO's position-embedding interpolation (scale factor with
   the + 0.1 offset; transformers interpolates to the exact grid). Left: VBench runs DINO in fp32 on a GPU,
-  here bf16 there (fp32 on CPU, as VBench).
-- VBench runs CLIP in fp16 on CUDA; here fp32 on CPU (bf16 on GPU): differences of fp16 rounding size.
+  here fp16 there (fp32 on CPU, as VBench).
+- CLIP: fp16 on a GPU and fp32 on a CPU, as VBench; VBench keeps CLIP's LayerNorms in fp32 inside the fp16
+  model, transformers runs them in fp16 (its CUDA kernel accumulates in fp32).
 - Weights are never downloaded at run time: they come from ``--weights`` or the local Hugging Face cache.
 - Motion smoothness pads frames to multiples of 16 with replicate padding split evenly on both sides
   (AMT's ``InputPadder``); VBench's CPU branch runs at full resolution, as here. The uint8 conversion
@@ -244,7 +245,9 @@ class _Backbone(Dimension):
     hub_id: str
 
     def _device_dtype(self) -> tuple[str, torch.dtype]:
-        return self.device, (torch.float32 if self.device == "cpu" else torch.bfloat16)
+        # VBench's precision where we can: fp32 on a CPU, and fp16 on a GPU, which is what OpenAI's CLIP
+        # package runs there (bf16 would round 8x more coarsely)
+        return self.device, (torch.float32 if self.device == "cpu" else torch.float16)
 
     def _load(self, model_cls, **kwargs):
         """The backbone from ``--weights`` or the local cache, on this dimension's device and dtype."""
