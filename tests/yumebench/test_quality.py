@@ -269,12 +269,34 @@ def test_motion_smoothness_sees_a_stutter(weights):
             return (1 - embt) * img0 + embt * img1
 
     dim.model = Blend()
-    ramp = np.linspace(0, 200, 9)[:, None, None, None] * np.ones((9, 32, 48, 3))
+    ramp = np.linspace(0, 200, 9)[:, None, None, None] * np.ones((9, 64, 64, 3))
     smooth = ramp.astype(np.uint8)
     stutter = smooth.copy()
     stutter[1::2] = smooth[1::2] // 2  # every odd frame drops back: a flicker the interpolator cannot predict
     assert dim.score_video(smooth, {})["video_results"] > 0.995
     assert dim.score_video(stutter, {})["video_results"] < 0.9
+
+
+def test_videos_a_dimension_cannot_measure_get_none_and_a_reason(weights):
+    """One frame has no consistency, AMT-S needs 3 frames of at least 49 px a side: None and a note (VBench
+    would divide by zero or crash), and the dimension's score comes from the other videos alone."""
+    rng = np.random.default_rng(0)
+    one_frame = rng.integers(0, 255, (1, 64, 96, 3), dtype=np.uint8)
+    fine = rng.integers(0, 255, (3, 64, 96, 3), dtype=np.uint8)
+    for name in ("subject_consistency", "background_consistency"):
+        dim = DIMENSIONS.build(name, weights_dir=str(weights))
+        alone, entry = (e for e in dim.score_videos([(one_frame, {}), (fine, {})]))
+        assert alone == {"video_results": None, "note": "fewer than 2 frames", "sum": 0.0, "pairs": 0}
+        assert dim.aggregate([alone, entry]) == pytest.approx(entry["video_results"])
+    dim = DIMENSIONS.build("motion_smoothness", weights_dir=str(weights))
+    too_small, smallest, short = (rng.integers(0, 255, (3, h, 100, 3), dtype=np.uint8) for h in (48, 49, 49))
+    got = dim.score_videos([(too_small, {}), (smallest, {}), (short[:2], {})])
+    assert got[0] == {
+        "video_results": None,
+        "note": "frames of 48x100 are too small for AMT-S (each side must be at least 49 px)",
+    }
+    assert 0 < got[1]["video_results"] <= 1
+    assert got[2] == {"video_results": None, "note": "fewer than 3 frames"}
 
 
 def test_imaging_quality_matches_a_plain_reimplementation(weights):

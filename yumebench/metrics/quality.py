@@ -123,6 +123,15 @@ def midpoint_pairs(num_frames: int) -> list[tuple[int, int, int]]:
     return [(i - 1, i, i + 1) for i in range(1, num_frames - 1, 2)]
 
 
+def amt_size_problem(height: int, width: int) -> str | None:
+    """Why AMT-S cannot take frames of this size, or None. Padded to multiples of 16, each side must reach
+    64 px: the encoder's coarsest level (1/32) must keep 2 cells for the pooling after it."""
+    padded = [math.ceil(side / 16) * 16 for side in (height, width)]
+    if min(padded) < 64:
+        return f"frames of {height}x{width} are too small for AMT-S (each side must be at least 49 px)"
+    return None
+
+
 def to_uint8_truncated(x: torch.Tensor) -> torch.Tensor:
     """[0, 1] floats -> uint8 by x255, clip and truncation (VBench's ``img.numpy().astype(np.uint8)``)."""
     return (x * 255.0).clamp(0, 255).to(torch.uint8)
@@ -276,6 +285,9 @@ class _Consistency(_Backbone):
         out = []
         for feats in self.features([frames for frames, _ in videos]):
             terms = consistency_terms(feats)
+            if len(terms) == 0:  # VBench divides by zero here; a single frame has no consistency to measure
+                out.append({"video_results": None, "note": "fewer than 2 frames", "sum": 0.0, "pairs": 0})
+                continue
             out.append({"video_results": float(terms.mean()), "sum": float(terms.sum()), "pairs": len(terms)})
         return out
 
@@ -384,10 +396,13 @@ class MotionSmoothness(Dimension):
         from yumebench.metrics.amt import pad_to, unpad
 
         # one (before, after) pair per predicted frame, from every video; predicted batch_size pairs at a time
-        pairs, targets = [], []
+        pairs, targets, notes = [], [], []
         for frames, _ in videos:
             x = torch.from_numpy(np.array(frames, copy=True)).permute(0, 3, 1, 2)
             triples = midpoint_pairs(len(frames))
+            notes.append(amt_size_problem(*x.shape[-2:]) or ("fewer than 3 frames" if not triples else None))
+            if notes[-1] is not None:
+                triples = []
             pairs.append(torch.stack([torch.stack([x[a], x[b]]) for a, _, b in triples]) if triples else None)
             targets.append(x[[t for _, t, _ in triples]] if triples else None)
 
@@ -403,9 +418,9 @@ class MotionSmoothness(Dimension):
         present = [p for p in pairs if p is not None]
         predicted = iter(batched_map(present, self.effective_batch_size, predict))
         out = []
-        for p, target in zip(pairs, targets, strict=True):
+        for p, target, note in zip(pairs, targets, notes, strict=True):
             if p is None:
-                out.append({"video_results": None, "note": "fewer than 3 frames"})
+                out.append({"video_results": None, "note": note})
                 continue
             pred = next(predicted)
             mae = (pred.int() - target.int()).abs().float().mean(dim=(1, 2, 3)).tolist()
