@@ -195,6 +195,25 @@ def test_bench_weights_lists_presence(weights):
     assert "[MISSING]" in missing
 
 
+def test_bench_run_counts_only_scored_videos_and_says_why_the_others_are_not(weights, tmp_path):
+    from typer.testing import CliRunner
+
+    from yumebench.cli import app
+
+    rng = np.random.default_rng(0)
+    write_mp4(tmp_path / "one.mp4", rng.integers(0, 255, (1, 64, 96, 3), dtype=np.uint8), 16)
+    write_mp4(tmp_path / "fine.mp4", rng.integers(0, 255, (3, 64, 96, 3), dtype=np.uint8), 16)
+    (tmp_path / "spec.jsonl").write_text(
+        "".join(json.dumps({"id": i, "video": f"{i}.mp4"}) + "\n" for i in ("one", "fine"))
+    )
+    args = ["bench", "run", "--spec", str(tmp_path / "spec.jsonl"), "--videos", str(tmp_path), "--quiet"]
+    args += ["--dims", "subject_consistency", "--weights", str(weights), "--out", str(tmp_path / "r.json")]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "not scored subject_consistency one: fewer than 2 frames" in result.output
+    assert "1/2" in result.output
+
+
 # --- motion smoothness (AMT-S port) and imaging quality (MUSIQ port) ---------------------------------
 
 

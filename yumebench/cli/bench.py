@@ -75,6 +75,9 @@ def run(
     raise typer.Exit(min(len(report.failed), 100))
 
 
+UNSCORED_SHOWN = 20
+
+
 def _print_summary(results: dict) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -82,11 +85,18 @@ def _print_summary(results: dict) -> None:
     table = Table(title="Yume-Bench")
     table.add_column("dimension")
     table.add_column("score", justify="right")
-    table.add_column("videos", justify="right")
+    table.add_column("videos scored", justify="right")
+    unscored = []
     for name, (score, rows) in ((k, v) for k, v in results.items() if k != "meta"):
-        table.add_row(name, "n/a" if score is None else f"{score:.4f}", str(len(rows)))
+        missed = [r for r in rows if r.get("video_results") is None]
+        table.add_row(name, "n/a" if score is None else f"{score:.4f}", f"{len(rows) - len(missed)}/{len(rows)}")
+        unscored += [f"not scored {name} {r.get('id')}: {r.get('error') or r.get('note')}" for r in missed]
     for name in results["meta"].get("skipped", {}):
         table.add_row(name, "skipped", "0")
+    for line in unscored[:UNSCORED_SHOWN]:
+        err_console.print(line, markup=False)
+    if len(unscored) > UNSCORED_SHOWN:
+        err_console.print(f"... and {len(unscored) - UNSCORED_SHOWN} more not scored: see the results JSON")
     Console().print(table)
     summary = results["meta"].get("summary", {}).get("instruction_following")
     if summary and summary.get("segments"):
