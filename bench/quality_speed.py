@@ -7,6 +7,10 @@ MUSIQ-SPAQ) with random weights the script saves itself: timings do not depend o
 Both paths must give the same scores (checked, printed).
 
     python bench/quality_speed.py --videos 4 --frames 17 --size 256x448
+    python bench/quality_speed.py --videos 16 --frames 33 --size 544x960 --device cuda   # on a GPU
+
+On the CPU it also prints the fp32 floor: each network's FLOPs at the machine's best matrix-product rate,
+so the largest ratio any scoring path could reach there.
 """
 
 from __future__ import annotations
@@ -74,31 +78,36 @@ def naive(dims: dict, spec: list[dict], folder: Path) -> dict[str, list[float]]:
                 if name == "instruction_following":
                     scores.append(dim.score_video(frames, item)["video_results"])
                 elif name in ("subject_consistency", "background_consistency", "aesthetic_quality"):
+                    device, dtype = dim._device_dtype()
                     feats = []
                     for frame in frames:
                         if name == "subject_consistency":
-                            x = dino_preprocess(frame[None])
+                            x = dino_preprocess(frame[None]).to(device, dtype)
                             feats.append(
                                 dim.model(pixel_values=x, interpolate_pos_encoding=True).last_hidden_state[:, 0]
                             )
                         else:
-                            feats.append(dim.model(pixel_values=clip_preprocess(frame[None])).image_embeds)
+                            x = clip_preprocess(frame[None]).to(device, dtype)
+                            feats.append(dim.model(pixel_values=x).image_embeds)
                     f = torch.cat(feats).float()
                     if name == "aesthetic_quality":
                         scores.append(float((dim.head(torch.nn.functional.normalize(f, dim=-1)) / 10).double().mean()))
-                    else:
-                        scores.append(float(consistency_terms(f).mean()))
+                        continue
+                    f = f.cpu()
+                    scores.append(float(consistency_terms(f).mean()))
                 elif name == "motion_smoothness":
                     x = torch.from_numpy(np.array(frames)).permute(0, 3, 1, 2)
                     maes = []
+                    half = torch.full((1, 1, 1, 1), 0.5, device=dim.device)
                     for i in range(1, len(frames) - 1, 2):
-                        a, pad = pad_to(x[i - 1 : i].float() / 255)
-                        b, _ = pad_to(x[i + 1 : i + 2].float() / 255)
-                        mid = to_uint8_truncated(unpad(dim.model(a, b, torch.full((1, 1, 1, 1), 0.5)), pad))
+                        a, pad = pad_to(x[i - 1 : i].float().to(dim.device) / 255)
+                        b, _ = pad_to(x[i + 1 : i + 2].float().to(dim.device) / 255)
+                        mid = to_uint8_truncated(unpad(dim.model(a, b, half), pad)).cpu()
                         maes.append(float((mid.int() - x[i : i + 1].int()).abs().float().mean()))
                     scores.append(smoothness_from_mae(maes))
                 elif name == "imaging_quality":
-                    scores.append(float(np.mean([float(dim.model(imaging_preprocess(f[None]))) for f in frames])))
+                    mos = [float(dim.model(imaging_preprocess(f[None]).to(dim.device))) for f in frames]
+                    scores.append(float(np.mean(mos)))
             out[name] = scores
             NAIVE_SECONDS[name] = time.perf_counter() - t0
     return out
@@ -145,6 +154,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=17)
     parser.add_argument("--size", default="256x448")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (fp16 backbones there, as the runner)")
     args = parser.parse_args()
     h, w = (int(v) for v in args.size.split("x"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -158,7 +168,7 @@ def main() -> None:
             spec.append({"id": f"v{k}", "video": f"v{k}.mp4", "segments": segments})
         (root / "spec.jsonl").write_text("".join(json.dumps(i) + "\n" for i in spec))
         names = DIMENSIONS.names()
-        kwargs = {"weights_dir": str(root / "weights"), "batch_size": args.batch_size}
+        kwargs = {"weights_dir": str(root / "weights"), "batch_size": args.batch_size, "device": args.device}
         dims = {n: DIMENSIONS.build(n, **kwargs) for n in names}  # loaded once for both paths, not timed
 
         t0 = time.perf_counter()
@@ -190,6 +200,8 @@ def main() -> None:
         print(f"runner:     {t_runner:.1f} s ({n_frames / t_runner:.2f} frames/s)")
         print(f"speed-up runner / naive: {t_naive / t_runner:.2f}x")
 
+        if args.device != "cpu":
+            return
         # How far any scoring path could go on this machine: both paths do the same fp32 network work, and
         # no path can run it faster than a large matrix product runs.
         naive_seconds = dict(NAIVE_SECONDS)

@@ -297,6 +297,7 @@ class _Consistency(_Backbone):
 
 class SubjectConsistency(_Consistency):
     name = "subject_consistency"
+    version = "2"  # 2: DINO's own LayerNorm eps and position interpolation; scores cached by 1 are not reused
     hub_id = "facebook/dino-vitb16"
     requirements = Requirements(
         frame_size="shorter side 224, bilinear, no antialias, no crop",
