@@ -210,7 +210,8 @@ class MUSIQ(nn.Module):
         seq = multiscale_patches((image - 0.5) * 2, self.patch_size, self.grid, self.longer_side_lengths)
         # Every image of the batch has the same size, so the same padding patches. Real tokens never attend
         # to them (their logits are -1e3 below, which exp() takes to exactly 0 in fp32) and only the CLS
-        # token is read out, so dropping them changes nothing but the work: ~25 % fewer tokens at 256x448.
+        # token is read out, so dropping them changes nothing but the work: at 288x512 (a 544x960 video after
+        # imaging quality's cap) 81 of 337 tokens go, measured 1.38x faster on a CPU.
         seq = seq[:, seq[0, :, -1] > 0]
         b, n, _ = seq.shape
         spatial, scales, mask = seq[:, :, -3], seq[:, :, -2], seq[:, :, -1]
