@@ -337,6 +337,48 @@ def test_imaging_quality_matches_a_plain_reimplementation(weights):
     assert dim.aggregate([entry, entry]) == pytest.approx(np.mean(scores) / 100, rel=1e-5)  # 0-100 per video
 
 
+def test_imaging_preprocessing_modes_follow_vbench(weights, tmp_path):
+    """VBench's four imaging_quality_preprocessing_mode values, written out again. 561 rows: int(512 / 561
+    * 561) is 511, so 'shorter_centercrop' must zero-pad a row as torchvision's CenterCrop does."""
+    from yumebench.cli.bench import ImagingMode
+    from yumebench.metrics.quality import IMAGING_MODES, imaging_preprocess
+
+    assert tuple(m.value for m in ImagingMode) == IMAGING_MODES
+    frames = np.random.default_rng(0).integers(0, 255, (2, 561, 800, 3), dtype=np.uint8)
+    x = torch.tensor(frames).permute(0, 3, 1, 2).float()
+
+    def resized(scale):
+        size = (int(scale * 561), int(scale * 800))
+        return torch.nn.functional.interpolate(x, size=size, mode="bilinear", antialias=False) / 255
+
+    shorter = resized(512 / 561)
+    assert shorter.shape[-2:] == (511, 730)
+    cropped = torch.nn.functional.pad(shorter, (0, 0, 0, 1))[..., :, 109 : 109 + 512]
+    expected = {"longer": resized(512 / 800), "shorter": shorter, "shorter_centercrop": cropped, "None": x / 255}
+    for mode, want in expected.items():
+        torch.testing.assert_close(imaging_preprocess(frames, mode), want, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="'longest' is none of"):
+        DIMENSIONS.build("imaging_quality", weights_dir=str(weights), preprocessing_mode="longest")
+
+    # through bench run: the mode reaches the dimension, its results' meta and its cache key
+    from typer.testing import CliRunner
+
+    from yumebench.cli import app
+
+    write_mp4(tmp_path / "v.mp4", frames[:, :, :720], 16)
+    (tmp_path / "spec.jsonl").write_text(json.dumps({"id": "v", "video": "v.mp4"}) + "\n")
+    scores = {}
+    for mode in ("longer", "shorter"):
+        args = ["bench", "run", "--spec", str(tmp_path / "spec.jsonl"), "--videos", str(tmp_path), "--quiet"]
+        args += ["--dims", "imaging_quality", "--weights", str(weights), "--out", str(tmp_path / "r.json")]
+        result = CliRunner().invoke(app, args + ["--imaging-quality-preprocessing-mode", mode])
+        assert result.exit_code == 0, result.output
+        saved = json.loads((tmp_path / "r.json").read_text())
+        assert saved["meta"]["dimension_config"]["imaging_quality"] == {"preprocessing_mode": mode}
+        scores[mode] = saved["imaging_quality"][1][0]["video_results"]
+    assert scores["longer"] != scores["shorter"]  # not the cached score of the other mode
+
+
 def test_musiq_dropping_padding_patches_changes_nothing(weights):
     """pyiqa runs the padding patches of the 224/384 scales through the network behind a mask; the port
     drops them. The score must be the same as running the whole masked sequence."""

@@ -38,9 +38,22 @@ class BenchConfig:
     weights_dir: str | None = None
     seed: int = 0
     progress: bool = True
+    # settings of single dimensions, by name: {"imaging_quality": {"preprocessing_mode": "shorter"}}
+    options: dict[str, dict] = field(default_factory=dict)
 
     def dimension_kwargs(self) -> dict:
-        return {"device": self.device, "batch_size": self.batch_size, "weights_dir": self.weights_dir}
+        return {
+            "device": self.device,
+            "batch_size": self.batch_size,
+            "weights_dir": self.weights_dir,
+            "options": self.options,
+        }
+
+
+def build_dimension(name: str, kwargs: dict) -> Dimension:
+    """The dimension from the common settings plus its own (``kwargs["options"][name]``)."""
+    common = {k: v for k, v in kwargs.items() if k != "options"}
+    return DIMENSIONS.build(name, **common, **kwargs.get("options", {}).get(name, {}))
 
 
 @dataclass
@@ -79,10 +92,10 @@ _WORKER_DIMS: dict[tuple, Dimension] = {}
 
 
 def _worker_dims(names: list[str], kwargs: dict) -> dict[str, Dimension]:
-    settings = tuple(sorted(kwargs.items()))
+    settings = json.dumps(kwargs, sort_keys=True)
     for name in names:
         if (name, settings) not in _WORKER_DIMS:
-            _WORKER_DIMS[(name, settings)] = DIMENSIONS.build(name, **kwargs)
+            _WORKER_DIMS[(name, settings)] = build_dimension(name, kwargs)
     return {n: _WORKER_DIMS[(n, settings)] for n in names}
 
 
@@ -158,7 +171,7 @@ def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: Ben
     skipped: dict[str, str] = {}
     for name in config.dims:
         try:
-            dims[name] = DIMENSIONS.build(name, **kwargs)
+            dims[name] = build_dimension(name, kwargs)
         except MissingWeights as e:
             skipped[name] = str(e)
     names = list(dims)

@@ -6,6 +6,7 @@ Examples:
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -22,6 +23,13 @@ app = typer.Typer(
 )
 
 
+class ImagingMode(str, Enum):  # the values of yumebench.metrics.quality.IMAGING_MODES, VBench's spelling
+    longer = "longer"
+    shorter = "shorter"
+    shorter_centercrop = "shorter_centercrop"
+    none = "None"
+
+
 @app.command()
 def run(
     spec: Path = typer.Option(..., help="Benchmark spec (JSONL): id, video, prompt, image, segments."),
@@ -33,6 +41,12 @@ def run(
     videos_per_batch: int = typer.Option(4, min=1, help="Videos decoded together; their frames share batches."),
     workers: int = typer.Option(1, min=1, help="Videos scored in parallel (processes)."),
     weights: Path = typer.Option(None, envvar="YUMEBENCH_WEIGHTS", help="Folder of model weights (bench weights)."),
+    imaging_mode: ImagingMode = typer.Option(
+        ImagingMode.longer,
+        "--imaging-quality-preprocessing-mode",
+        help="How imaging quality sizes frames before MUSIQ, as VBench's flag of that name: cap the longer "
+        "side at 512 (VBench's default), cap the shorter side, cap it and crop 512x512, or keep them.",
+    ),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """Score every video of a spec on the chosen dimensions; resumable, one decode per video.
@@ -61,6 +75,7 @@ def run(
         workers=workers,
         weights_dir=str(weights) if weights else None,
         progress=not quiet,
+        options={"imaging_quality": {"preprocessing_mode": imaging_mode.value}},
     )
     try:
         report = run_bench(spec, videos, out, config)

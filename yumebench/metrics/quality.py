@@ -70,7 +70,13 @@ def resize_shorter(x: torch.Tensor, size: int, mode: str) -> torch.Tensor:
 
 
 def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
+    """torchvision's ``CenterCrop``: a side shorter than ``size`` is first zero-padded, split as evenly as
+    it goes (after VBench's int() sizing a 'shorter side 512' frame can come out 511 high)."""
     h, w = x.shape[-2:]
+    if h < size or w < size:
+        dh, dw = max(size - h, 0), max(size - w, 0)
+        x = F.pad(x, (dw // 2, (dw + 1) // 2, dh // 2, (dh + 1) // 2))
+        h, w = x.shape[-2:]
     top, left = int(round((h - size) / 2.0)), int(round((w - size) / 2.0))
     return x[..., top : top + size, left : left + size]
 
@@ -142,14 +148,24 @@ def smoothness_from_mae(mae: Sequence[float]) -> float:
     return (255.0 - float(np.mean(mae))) / 255.0
 
 
-def imaging_preprocess(frames: np.ndarray, max_side: int = 512) -> torch.Tensor:
-    """uint8 (T, H, W, 3) -> float (T, 3, h, w) in [0, 1]; the longer side capped at ``max_side``
-    (size int(s h) x int(s w), bilinear, no antialias: VBench's 'longer' mode)."""
+IMAGING_MODES = ("longer", "shorter", "shorter_centercrop", "None")  # VBench's imaging_quality_preprocessing_mode
+
+
+def imaging_preprocess(frames: np.ndarray, mode: str = "longer", side: int = 512) -> torch.Tensor:
+    """uint8 (T, H, W, 3) -> float (T, 3, h, w) in [0, 1], as VBench's ``imaging_quality.transform``:
+    'longer' (the default) caps the longer side at ``side``; 'shorter' caps the shorter side, and
+    'shorter_centercrop' then crops a ``side`` square; 'None' keeps the frames as they are. A resize is to
+    int(s h) x int(s w), bilinear, no antialias."""
+    if mode not in IMAGING_MODES:
+        raise ValueError(f"imaging quality preprocessing mode {mode!r} is none of {', '.join(IMAGING_MODES)}")
     x = torch.from_numpy(np.array(frames, copy=True)).permute(0, 3, 1, 2).float()
     h, w = x.shape[-2:]
-    if max(h, w) > max_side:
-        s = max_side / max(h, w)
+    bound = {"longer": max(h, w), "None": 0}.get(mode, min(h, w))
+    if bound > side:
+        s = side / bound
         x = F.interpolate(x, size=(int(s * h), int(s * w)), mode="bilinear", align_corners=False, antialias=False)
+        if mode == "shorter_centercrop":
+            x = center_crop(x, side)
     return x / 255.0
 
 
@@ -433,7 +449,8 @@ class ImagingQuality(Dimension):
     name = "imaging_quality"
     cpu_batch_limit = 1  # as AMT-S: MUSIQ's convolutions over thousands of patches thrash the CPU caches
     requirements = Requirements(
-        frame_size="longer side capped at 512 (bilinear, no antialias); MUSIQ rescales to 224 and 384 inside",
+        frame_size="longer side capped at 512 (bilinear, no antialias; VBench's other modes: shorter, "
+        "shorter_centercrop, None); MUSIQ rescales to 224 and 384 inside",
         weights=(
             WeightFile(
                 MUSIQ_SPAQ,
@@ -443,9 +460,13 @@ class ImagingQuality(Dimension):
         devices=("cpu", "cuda"),
     )
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, preprocessing_mode: str = "longer", **kwargs) -> None:
         super().__init__(**kwargs)
         from yumebench.metrics.musiq import load_musiq
+
+        if preprocessing_mode not in IMAGING_MODES:
+            raise ValueError(f"imaging_quality: preprocessing mode {preprocessing_mode!r} is none of {IMAGING_MODES}")
+        self.preprocessing_mode = preprocessing_mode
 
         path = resolve_file(MUSIQ_SPAQ, self.weights_dir, self.name, "chaofengc/IQA-PyTorch-Weights", "")
         self.model = load_musiq(path, self.device)  # fp32, as VBench
@@ -456,8 +477,12 @@ class ImagingQuality(Dimension):
             with torch.no_grad():
                 return self.model(batch.to(self.device)).double().cpu()
 
-        scores = batched_map([imaging_preprocess(frames) for frames, _ in videos], self.effective_batch_size, mos)
+        frames = [imaging_preprocess(f, self.preprocessing_mode) for f, _ in videos]
+        scores = batched_map(frames, self.effective_batch_size, mos)
         return [{"video_results": float(s.mean())} for s in scores]  # 0-100 per video, as VBench stores it
+
+    def config(self) -> dict:
+        return {"preprocessing_mode": self.preprocessing_mode}
 
     def aggregate(self, entries: Sequence[dict]) -> float:
         values = [e["video_results"] for e in entries if e.get("video_results") is not None]
