@@ -227,13 +227,29 @@ train_app = typer.Typer(
 app.add_typer(train_app, name="train")
 
 
-def _train_config(**kwargs):
-    from yume_model.training import TrainConfig
+def _require_dataset(dataset: Path) -> None:
+    if not (dataset / "meta" / "info.json").exists():
+        fail(f"{dataset}: not a dataset built by `yumebench data build` (no meta/info.json)")
 
+
+def _config(config_cls, **fields):
+    """The training config, or one line and exit 2 for a field it refuses."""
     try:
-        return TrainConfig(**kwargs)
+        return config_cls(**fields)
     except ValueError as e:
         fail(str(e))
+
+
+def _run_training(run, config, *, resume: bool, quiet: bool, device: str) -> dict | None:
+    """Alone or as one torchrun rank; the summary on the main process, None on the others."""
+    from yume_model.training import setup_distributed
+
+    env = setup_distributed(device)
+    try:
+        summary = run(config, resume=resume, progress=not quiet, env=env)
+    except ValueError as e:
+        fail(str(e))
+    return summary if env.main else None
 
 
 def _report(summary: dict, what: str) -> None:
@@ -276,12 +292,11 @@ def train_base(
 
     Example: yumebench model train base --dataset my_dataset --out runs/base --steps 1000 --resume
     """
-    from yume_model.training import setup_distributed
-    from yume_model.training import train_base as run
+    from yume_model.training import TrainConfig, train_base
 
-    if not (dataset / "meta" / "info.json").exists():
-        fail(f"{dataset}: not a dataset built by `yumebench data build` (no meta/info.json)")
-    config = _train_config(
+    _require_dataset(dataset)
+    config = _config(
+        TrainConfig,
         dataset=str(dataset),
         out=str(out),
         init=str(init) if init else None,
@@ -302,12 +317,8 @@ def train_base(
         mixed_precision=mixed_precision,
         activation_checkpointing=activation_checkpointing,
     )
-    env = setup_distributed(device)
-    try:
-        summary = run(config, resume=resume, progress=not quiet, env=env)
-    except ValueError as e:
-        fail(str(e))
-    if env.main:
+    summary = _run_training(train_base, config, resume=resume, quiet=quiet, device=device)
+    if summary is not None:
         _report(summary, "base training")
 
 
@@ -347,47 +358,38 @@ def train_self_forcing(
 
     Example: yumebench model train self-forcing --dataset my_dataset --init runs/base/final --steps 600
     """
-    from yume_model.self_forcing import SelfForcingConfig
-    from yume_model.self_forcing import train_self_forcing as run
-    from yume_model.training import setup_distributed
+    from yume_model.self_forcing import SelfForcingConfig, train_self_forcing
 
-    if not (dataset / "meta" / "info.json").exists():
-        fail(f"{dataset}: not a dataset built by `yumebench data build` (no meta/info.json)")
+    _require_dataset(dataset)
     if not init.is_dir():
         fail(f"{init}: not a folder; use the base run's final/ folder or a Yume checkpoint folder")
-    try:
-        config = SelfForcingConfig(
-            dataset=str(dataset),
-            init=str(init),
-            text_encoder=text_encoder,
-            vae=vae,
-            out=str(out),
-            steps=steps,
-            batch_size=batch_size,
-            chunks=chunks,
-            chunk_latents=chunk_latents,
-            denoising_steps=denoising_steps,
-            shift=shift,
-            lr_generator=lr_generator,
-            lr_critic=lr_critic,
-            generator_every=generator_every,
-            real_guidance=real_guidance,
-            resolution=_resolution(resolution),
-            num_frames=num_frames,
-            save_every=save_every,
-            keep_last=keep_last,
-            seed=seed,
-            mixed_precision=mixed_precision,
-            activation_checkpointing=activation_checkpointing,
-        )
-    except ValueError as e:
-        fail(str(e))
-    env = setup_distributed(device)
-    try:
-        summary = run(config, resume=resume, progress=not quiet, env=env)
-    except ValueError as e:
-        fail(str(e))
-    if env.main:
+    config = _config(
+        SelfForcingConfig,
+        dataset=str(dataset),
+        init=str(init),
+        text_encoder=text_encoder,
+        vae=vae,
+        out=str(out),
+        steps=steps,
+        batch_size=batch_size,
+        chunks=chunks,
+        chunk_latents=chunk_latents,
+        denoising_steps=denoising_steps,
+        shift=shift,
+        lr_generator=lr_generator,
+        lr_critic=lr_critic,
+        generator_every=generator_every,
+        real_guidance=real_guidance,
+        resolution=_resolution(resolution),
+        num_frames=num_frames,
+        save_every=save_every,
+        keep_last=keep_last,
+        seed=seed,
+        mixed_precision=mixed_precision,
+        activation_checkpointing=activation_checkpointing,
+    )
+    summary = _run_training(train_self_forcing, config, resume=resume, quiet=quiet, device=device)
+    if summary is not None:
         critic, dmd = summary["critic_losses"], summary["dmd_losses"]
         err_console.print(
             f"self-forcing: critic loss {critic[0]:.4f} -> {critic[-1]:.4f}, {len(dmd)} generator updates, "
