@@ -159,8 +159,10 @@ def imaging_preprocess(frames: np.ndarray, mode: str = "longer", side: int = 512
     if mode not in IMAGING_MODES:
         raise ValueError(f"imaging quality preprocessing mode {mode!r} is none of {', '.join(IMAGING_MODES)}")
     x = torch.from_numpy(np.array(frames, copy=True)).permute(0, 3, 1, 2).float()
+    if mode == "None":
+        return x / 255.0
     h, w = x.shape[-2:]
-    bound = {"longer": max(h, w), "None": 0}.get(mode, min(h, w))
+    bound = max(h, w) if mode == "longer" else min(h, w)
     if bound > side:
         s = side / bound
         x = F.interpolate(x, size=(int(s * h), int(s * w)), mode="bilinear", align_corners=False, antialias=False)
