@@ -314,7 +314,10 @@ def _write_pyav(path: Path, frames: Iterable[np.ndarray], fps: float, crf: int) 
                 stream.height, stream.width = f.shape[:2]
                 stream.pix_fmt = "yuv420p"
                 # One thread and fixed options make the bitstream deterministic for the same frames.
-                stream.options = {"crf": str(crf), "preset": "medium", "threads": "1"}
+                # x264's macroblock-tree rate control is off: with it, the same frames gave different
+                # bitstreams from run to run whenever heavy BLAS work (the generator) ran between
+                # frames (measured on 2-core x86_64, single-threaded x264); without it, identical.
+                stream.options = {"crf": str(crf), "preset": "medium", "threads": "1", "x264-params": "mbtree=0"}
                 stream.codec_context.thread_count = 1
             for packet in stream.encode(av.VideoFrame.from_ndarray(f, format="rgb24")):
                 container.mux(packet)
