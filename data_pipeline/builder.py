@@ -272,6 +272,7 @@ def finalize(
     info = DatasetInfo(
         fps=config.fps,
         wording=config.wording,
+        translation_rule=config.translation_rule,
         min_frames=config.min_frames,
         max_frames=config.max_frames,
         num_clips=table.num_rows,
@@ -315,6 +316,8 @@ def compute_stats(rows: list[dict], quarantine: list[dict]) -> dict:
             "total": sum(lengths),
         },
         "label_sources": dict(sorted(Counter(r["label_source"] for r in rows).items())),
+        # clips that the other translation rule (published vs direction) would label otherwise
+        "labels_differ_by_rule": sum(1 for r in rows if r.get("label_differs_by_rule")),
         "caption_conflicts": sum(1 for r in rows if r["caption_conflict"]),
         "quarantined": len(quarantine),
         "quarantine_stages": dict(sorted(Counter(q["stage"] for q in quarantine).items())),

@@ -19,6 +19,7 @@ from data_pipeline.layout import FILES_PER_CHUNK, VIDEO_PATH
 from yumebench.actions import Action, ActionError, action_text, parse_keys, parse_mouse
 from yumebench.poses import (
     ROTATION_THRESHOLD,
+    TRANSLATION_RULES,
     TRANSLATION_THRESHOLD,
     PoseError,
     decode_action_labels,
@@ -45,6 +46,9 @@ class BuildConfig:
     materialize: bool = False  # also write each clip as an mp4 under videos/
     translation_threshold: float = TRANSLATION_THRESHOLD
     rotation_threshold: float = ROTATION_THRESHOLD
+    # "published": keys from the sign of each translation component (the YUME code; YUME-layout builds
+    # stay exact); "direction": from the unit direction, as the instruction-following metric decides
+    translation_rule: str = "published"
     world_to_camera: bool = False
     opengl: bool = False
 
@@ -55,6 +59,10 @@ class BuildConfig:
             raise ValueError(f"--min-frames must be at least 2, got {self.min_frames}")
         if self.max_frames is not None and self.max_frames < self.min_frames:
             raise ValueError(f"--max-frames ({self.max_frames}) is below --min-frames ({self.min_frames})")
+        if self.translation_rule not in TRANSLATION_RULES:
+            raise ValueError(
+                f"--translation-rule must be one of {', '.join(TRANSLATION_RULES)}, got {self.translation_rule!r}"
+            )
         if self.image_format not in ("png", "jpeg"):
             raise ValueError(f"--image-format must be png or jpeg, got {self.image_format!r}")
         from yumebench.actions import WORDINGS
@@ -76,6 +84,7 @@ class ClipSpan:
     end: int
     action: Action | None
     pose_slice: tuple[int, int] | None  # poses [a, b) inside the clip, for the speed fields
+    differs_by_rule: bool | None = None  # the other translation rule labels some frame pair otherwise
 
 
 def process_item(item: InputItem, config: BuildConfig, out_root: Path | None = None) -> list[dict]:
@@ -96,19 +105,19 @@ def process_item(item: InputItem, config: BuildConfig, out_root: Path | None = N
     if item.poses is not None:
         c2w, pose_frames, pose_step = _aligned_poses(item, info.num_frames, info.fps, config)
         pose_fps = info.fps / pose_step
-        labels = decode_action_labels(
-            c2w,
-            config.stride,
-            config.translation_threshold * pose_step,
-            config.rotation_threshold * pose_step,
-        )
+        thresholds = (config.stride, config.translation_threshold * pose_step, config.rotation_threshold * pose_step)
+        labels = decode_action_labels(c2w, *thresholds, translation_rule=config.translation_rule)
+        other_rule = next(r for r in TRANSLATION_RULES if r != config.translation_rule)
+        other = decode_action_labels(c2w, *thresholds, translation_rule=other_rule)
         spans = []
         for run in find_action_runs(labels, min_frames=2, stride=config.stride):
             start, end = int(pose_frames[run.start]), int(pose_frames[run.end - 1]) + 1
             for s, e in _split_span(start, end, config):
                 a = int(np.searchsorted(pose_frames, s))
                 b = int(np.searchsorted(pose_frames, e))
-                spans.append(ClipSpan(s, e, run.action, (a, b)))
+                pairs = range(a // config.stride, max(a // config.stride + 1, (b - 1) // config.stride))
+                differs = any(other[i] != run.action for i in pairs if i < len(other))
+                spans.append(ClipSpan(s, e, run.action, (a, b), differs))
         poses_for_speed = c2w
     else:
         poses_for_speed = None
@@ -149,6 +158,7 @@ def process_item(item: InputItem, config: BuildConfig, out_root: Path | None = N
                 "keys": action.keys if action else None,
                 "mouse": action.mouse if action else None,
                 "label_source": "poses" if item.poses is not None else ("caption" if action else "none"),
+                "label_differs_by_rule": span.differs_by_rule,
                 "distance": speeds.distance if speeds else None,
                 "turn_speed": speeds.turn_speed if speeds else None,
                 "rotation_speed": speeds.rotation_speed if speeds else None,

@@ -45,6 +45,9 @@ CLIP_SCHEMA = pa.schema(
         pa.field("keys", pa.string()),  # null when neither poses nor caption give the action
         pa.field("mouse", pa.string()),
         pa.field("label_source", pa.string(), nullable=False),  # "poses", "caption" or "none"
+        # the other translation rule (published / direction) labels some frame pair of the clip otherwise;
+        # null without poses
+        pa.field("label_differs_by_rule", pa.bool_()),
         pa.field("distance", pa.float64()),  # speed fields (yumebench.poses.speed_fields); null without poses
         pa.field("turn_speed", pa.float64()),
         pa.field("rotation_speed", pa.float64()),
@@ -68,6 +71,7 @@ class DatasetInfo:
     format_version: str = FORMAT_VERSION
     fps: float = 16.0
     wording: str = "yume"
+    translation_rule: str = "published"  # how keys came from poses (yumebench.poses.TRANSLATION_RULES)
     min_frames: int = 33
     max_frames: int | None = None
     num_clips: int = 0

@@ -33,6 +33,10 @@ from yumebench.actions import Action, SpeedFields
 
 TRANSLATION_THRESHOLD = 1e-4  # published default, per frame pair at stride 1
 ROTATION_THRESHOLD = 1e-3  # radians, published default
+# The scale-free ("direction") rule: keys fire on the unit translation direction. 0.3 = sin(17.5 deg):
+# a strafe component needs the motion to point more than 17.5 deg off the forward axis.
+DIRECTION_THRESHOLD = 0.3
+TRANSLATION_RULES = ("published", "direction")
 ORTHONORMAL_TOLERANCE = 1e-3
 # OpenGL cameras look down -z with y up; OpenCV cameras look down +z with y down.
 OPENGL_TO_OPENCV = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -194,10 +198,25 @@ def decode_action_labels(
     stride: int = 1,
     translation_threshold: float = TRANSLATION_THRESHOLD,
     rotation_threshold: float = ROTATION_THRESHOLD,
+    translation_rule: str = "published",
+    direction_threshold: float = DIRECTION_THRESHOLD,
 ) -> list[Action]:
-    """As :func:`decode_actions`, returning ``Action`` objects."""
+    """As :func:`decode_actions`, returning ``Action`` objects.
+
+    ``translation_rule="direction"`` is the scale-free variant: a pair moves when its translation is
+    above ``translation_threshold`` in x or z (as published), and its keys then come from the sign test on the
+    *unit* direction with ``direction_threshold``, as the instruction-following metric decides. The
+    published rule labels straight driving in metres "W+A" from centimetre drift; this one says "W".
+    """
+    if translation_rule not in TRANSLATION_RULES:
+        raise ValueError(f"translation_rule {translation_rule!r}: expected one of {', '.join(TRANSLATION_RULES)}")
     t, euler = relative_motion(c2w, stride)
     tt, rt = translation_threshold * stride, rotation_threshold * stride
+    if translation_rule == "direction":
+        moving = np.abs(t[:, [0, 2]]).max(axis=1) > tt  # the published rule would press a key
+        norm = np.linalg.norm(t, axis=1, keepdims=True)
+        t = np.where(moving[:, None], t / np.maximum(norm, 1e-300), 0.0)
+        tt = direction_threshold
     return [action_from_motion(t[i, 0], t[i, 2], euler[i, 1], euler[i, 0], tt, rt) for i in range(len(t))]
 
 

@@ -250,3 +250,32 @@ def test_cli_stats_and_validate(built):
     assert runner.invoke(app, ["data", "validate", str(built[0])]).exit_code == 0
     bad = runner.invoke(app, ["data", "build", "/nonexistent/manifest.csv", "--out", "/tmp/x"])
     assert bad.exit_code == 2 and "input not found" in bad.output
+
+
+def test_translation_rule_direction_is_scale_free_and_stats_count_the_differences(tmp_path):
+    """A car driving 1 m per frame with centimetre drift: the published rule labels the drift (A/D in
+    almost every pair), the direction rule says W throughout; each build counts the clips the other rule
+    labels otherwise."""
+    from yumebench.video import write_mp4
+
+    frames = 40
+    rng = np.random.default_rng(3)
+    c2w = np.tile(np.eye(4), (frames, 1, 1))
+    c2w[:, 2, 3] = np.arange(frames, dtype=float)
+    c2w[:, 0, 3] = np.cumsum(rng.normal(0, 0.01, frames))
+    write_mp4(tmp_path / "drive.mp4", (rng.random((frames, 32, 48, 3)) * 255).astype(np.uint8), 16)
+    np.save(tmp_path / "drive.npy", c2w)
+    (tmp_path / "m.jsonl").write_text(json.dumps({"video": "drive.mp4", "poses": "drive.npy"}) + "\n")
+    tables = {}
+    for rule in ("published", "direction"):
+        out = tmp_path / rule
+        build(tmp_path / "m.jsonl", out, BuildConfig(min_frames=2, fps=16, translation_rule=rule), progress=False)
+        tables[rule] = pd.read_parquet(out / "data")
+        stats = json.loads((out / "meta" / "stats.json").read_text())
+        assert stats["labels_differ_by_rule"] == int(tables[rule]["label_differs_by_rule"].sum()) > 0
+        assert DatasetInfo.load(out).translation_rule == rule
+    assert set(tables["direction"]["keys"]) == {"W"}
+    assert len(tables["direction"]) == 1 and tables["direction"]["label_differs_by_rule"].all()
+    assert {"W+A", "W+D"} <= set(tables["published"]["keys"])
+    with pytest.raises(ValueError, match="translation-rule"):
+        BuildConfig(translation_rule="metric")

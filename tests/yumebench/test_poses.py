@@ -5,7 +5,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from tests.conftest import random_c2w
-from yumebench.actions import ALL_ACTIONS, Action, SpeedFields
+from yumebench.actions import ALL_ACTIONS, KEYS, Action, SpeedFields
 from yumebench.poses import (
     ActionRun,
     PoseError,
@@ -177,3 +177,37 @@ def test_speed_fields_known_values():
     assert speed_fields(both, 10, 30).distance == pytest.approx(24.0)
     assert speed_fields(both, 0, 10, fps=15).distance == pytest.approx(6.0)
     assert relative_pose(Action("W", "·"), step=0.5)[2, 3] == 0.5
+
+
+def _driving_in_metres(rng, frames: int = 60, drift_m: float = 0.01) -> np.ndarray:
+    """1 m per frame straight ahead with centimetre sideways drift: what GPS/INS poses of a car look like."""
+    c2w = np.tile(np.eye(4), (frames, 1, 1))
+    c2w[:, 2, 3] = np.arange(frames, dtype=float)
+    c2w[:, 0, 3] = np.cumsum(rng.normal(0, drift_m, frames))
+    return c2w
+
+
+def test_direction_rule_is_scale_free_where_the_published_rule_is_not(rng):
+    c2w = _driving_in_metres(rng)
+    published = decode_action_labels(c2w)
+    direction = decode_action_labels(c2w, translation_rule="direction")
+    assert {a.keys for a in direction} == {"W"}
+    assert sum(a.keys != "W" for a in published) > 0.8 * len(published)  # drift sets A or D almost everywhere
+    # the same path in millimetres: the published rule's absolute 1e-4 now ignores the drift of 1e-5
+    scaled = c2w.copy()
+    scaled[:, :3, 3] *= 1e-3
+    assert {a.keys for a in decode_action_labels(scaled)} == {"W"}
+    assert decode_action_labels(scaled, translation_rule="direction") == direction
+
+
+@pytest.mark.parametrize("action", [Action(k, m) for k in KEYS for m in ("·", "→", "↑←")])
+def test_direction_rule_agrees_with_the_published_one_on_clean_motion(action):
+    c2w = camera_path([action] * 5)
+    assert decode_action_labels(c2w, translation_rule="direction") == decode_action_labels(c2w) == [action] * 5
+
+
+def test_direction_rule_keeps_a_still_camera_still_and_refuses_unknown_rules():
+    still = np.tile(np.eye(4), (4, 1, 1))
+    assert {a.keys for a in decode_action_labels(still, translation_rule="direction")} == {"None"}
+    with pytest.raises(ValueError, match="translation_rule"):
+        decode_action_labels(still, translation_rule="metric")

@@ -82,6 +82,13 @@ def build(
     max_frames: int = typer.Option(0, help="Split longer runs into pieces of at most this many frames (0: no cap)."),
     window_frames: int = typer.Option(0, help="Videos without poses: fixed windows of this many frames (0: whole)."),
     stride: int = typer.Option(1, min=1, help="Decode actions from every N-th pose."),
+    translation_rule: str = typer.Option(
+        "published",
+        help="Keys from poses: 'published' (the YUME rule: the sign of each translation component above 1e-4 "
+        "per frame in the poses' units; YUME-layout builds stay exact) or 'direction' (the sign test on the "
+        "unit direction, as the instruction-following metric decides: scale-free, so centimetre drift while "
+        "driving in metres stays 'W'). meta/stats.json counts the clips the two rules label differently.",
+    ),
     wording: str = typer.Option("yume", help="Wording of generated action descriptions: yume, paper or 5b."),
     image_format: str = typer.Option("png", help="First-frame encoding: png or jpeg."),
     materialize: bool = typer.Option(False, help="Also write every clip as an mp4 under videos/."),
@@ -118,6 +125,7 @@ def build(
             max_frames=max_frames or None,
             window_frames=window_frames,
             stride=stride,
+            translation_rule=translation_rule,
             wording=wording,
             image_format=image_format,
             materialize=materialize,
