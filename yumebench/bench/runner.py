@@ -220,7 +220,8 @@ def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: Ben
             cache_file.flush()
             bar.update()
 
-        size = max(1, config.videos_per_batch)
+        # groups share backbone batches, but never so large that a worker sits idle
+        size = max(1, min(config.videos_per_batch, math.ceil(len(todo) / max(1, config.workers))))
         groups = [todo[i : i + size] for i in range(0, len(todo), size)]
 
         def jobs(group):
