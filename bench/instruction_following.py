@@ -3,7 +3,7 @@
 Times ``yumebench bench run --dims instruction_following`` end to end (decode included) against a
 decode-only pass of the same videos, in one run.
 
-    python bench/instruction_following.py --videos 4 --workers 2
+    python bench/instruction_following.py --videos 8 --workers 2
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ def decode(path: str) -> int:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--videos", type=int, default=4)
+    ap.add_argument("--videos", type=int, default=8, help="fewer videos measure process start-up more than scoring")
     ap.add_argument("--workers", type=int, default=2)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:

@@ -1,21 +1,36 @@
 """Camera motion from video frames alone: OpenCV tracking + robust two-view geometry, CPU, no weights.
 
-A segment is cut into windows of ``step`` frames. Points are tracked through each window frame to
-frame with pyramidal Lucas-Kanade (forward-backward checked, on contrast-normalised grey frames), then
-refined by one direct step from the window's first to its last frame: long baselines for well-
-conditioned geometry, small per-step motion for reliable tracking. Each segment gets one of three
-explicit decisions:
+Per video the frames are turned grey at ``analysis_width`` once. Each segment is cut into windows of
+``step`` frames; in each window, features spread over a grid are tracked frame to frame with
+pyramidal Lucas-Kanade (forward-backward checked), then refined by one direct step from the window's
+first to its last frame. Only features whose corner strength (the structure tensor's smaller
+eigenvalue) stands clear of the frame's own noise count as evidence: a sky gradient, black frames and
+compression blocks give none.
 
-- **static**: the tracked points barely move;
-- **rotation only**: one rotation maps the bearing vectors of the first frame onto those of the last
-  (Kabsch on unit rays) within the noise level, at the focal length that fits best (self-calibration:
-  under pure rotation only the true focal length fits), so there is no translation to recover;
-- **translation with rotation**: otherwise; the essential matrix (MAGSAC++) gives the rotation and the
-  direction of translation (its scale is unknowable from two views). The focal length then comes from
-  the video's rotation-only segments, or, when it has none, from the epipolar residual.
+Each segment gets one of four explicit decisions:
 
-Conventions follow ``yumebench.poses``: relative motions are expressed as the pose of the later
-camera in the earlier camera's frame (OpenCV axes), so the published decision rule applies.
+- **undetermined**: most windows have too few trustworthy tracks; reported, scored as not followed,
+  never silently "static";
+- **static**: tracks stay put in every window;
+- **rotation only**: one rotation per window maps the tracks at the focal length that fits best
+  (self-calibration: under pure rotation only the true focal length fits);
+- **translation**: the rotation-only model leaves parallax. The two models are compared by Torr's
+  geometric robust information criterion (GRIC) summed over the segment's windows, with the noise
+  sigma measured from the tracks themselves (the essential matrix's Sampson error; a 1-D distance
+  whose median is 0.6745 sigma). GRIC charges the essential matrix for its extra freedom and caps each
+  point's cost, so parallax carried by a fifth of the points (a near ground plane under a distant
+  view) is found while up to a third of outliers (water, moving objects) is not read as parallax.
+  (The first version compared raw median residuals: their ratio is 2.47 on pure noise, so rotations
+  read as translation.)
+
+Translation segments take rotation and direction from essential-matrix decompositions, each guarded:
+a decomposition whose cheirality vote is split or whose rotation strays from the rotation-only fit is
+degenerate (pure rotation gives any translation and the twisted-pair rotation) and is not used.
+The focal length of translating segments is the video's (a camera keeps its lens): the median of its
+rotation segments' self-calibrations where they are well conditioned, else ``default_fov_deg``.
+
+Conventions follow ``yumebench.poses``: relative motions are the pose of the later camera in the
+earlier camera's frame (OpenCV axes), so the published decision rule applies.
 """
 
 from __future__ import annotations
@@ -28,33 +43,52 @@ import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+# Median of the essential matrix's Sampson error under pure noise of one sigma per image coordinate: a
+# 1-D |N(0, sigma)| variable.
+SAMPSON_MEDIAN = 0.6745
+# The Laplacian-like kernel of Immerkaer (1996), "Fast noise variance estimation": for i.i.d. noise of
+# sigma the response has standard deviation 6 sigma.
+_NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+
 
 @dataclass
 class MotionConfig:
-    analysis_width: int = 320  # frames are resized to this width before tracking
-    step: int = 8  # frames between the two views of a pair (tracked frame to frame in between)
+    analysis_width: int = 480  # frames are resized to this width before tracking
+    step: int = 8  # frames between the two views of a window (tracked frame to frame in between)
     max_corners: int = 400
-    default_fov_deg: float = 60.0  # horizontal FOV used where the search cannot decide
-    fov_candidates: tuple[float, ...] = tuple(float(f) for f in range(35, 115, 5))
-    static_flow_px: float = 0.08  # 90th-percentile flow per frame (analysis px) below which a pair is static
-    parallax_px: float = 0.25  # rotation-only residual (analysis px) above which a pair translates
-    parallax_ratio: float = 2.5  # ...and it must exceed the essential-matrix residual by this factor
+    grid: tuple[int, int] = (4, 6)  # features are spread over these cells (rows, columns)
+    # A feature is evidence when its corner strength (min eigenvalue, blockSize 7 on the blurred grey,
+    # grey levels) exceeds both floors: compression blocks in a flat sky stay below 1; sensor noise of
+    # sigma reaches 0.4 sigma^2 at most (measured), so 0.3 sigma^2 keeps nearly all of it out.
+    min_strength: float = 1.0
+    noise_strength: float = 0.3
+    default_fov_deg: float = 65.0  # horizontal FOV where self-calibration is not possible
+    fov_candidates: tuple[float, ...] = tuple(float(f) for f in range(35, 120, 5))
+    min_calibration_deg: float = 6.0  # rotation per window below which its focal length is not trusted
+    static_flow_px: float = 0.04  # median track motion per frame (analysis px) below which a window is static
+    # translation when GRIC prefers the essential matrix by more than this per point (0 is the plain
+    # criterion; 0.1 keeps rotations over sky-dominated views, which scored up to +0.07, rotation only)
+    gric_margin: float = 0.1
+    min_noise_px: float = 0.05  # floor of the measured noise sigma (analysis px): tracking is never better
     min_points: int = 12
-    essential_fov_range: tuple[float, float] = (40.0, 100.0)  # searched when no segment is rotation-only
+    min_cheirality: float = 0.6  # share of essential inliers in front of both cameras for a usable decomposition
+    max_unknown_fraction: float = 0.5  # more windows without evidence than this: undetermined
 
 
 @dataclass
 class PairMotion:
-    """Relative motion between frames i and i+step (pose of camera i+step in camera i's frame)."""
+    """Relative motion between the first and last frame of one window (pose of the later camera in
+    the earlier camera's frame)."""
 
-    kind: str  # "static", "rotation", "translation" or "unknown" (too few tracks)
+    kind: str  # "unknown" (too few tracks), "static", "rotation" or "translation"
     rotation: np.ndarray  # (3, 3)
     direction: np.ndarray  # (3,) unit translation direction, zeros unless kind == "translation"
     num_points: int
-    rotation_residual_px: float
-    essential_residual_px: float
-    median_flow_px: float
-    frames: int = 0  # frames between the two views
+    rotation_residual_px: float = 0.0  # median transfer error of the rotation-only model
+    essential_residual_px: float = 0.0  # median Sampson error of the essential matrix
+    median_flow_px: float = 0.0
+    frames: int = 0
+    degenerate: bool = False  # an essential decomposition was refused
 
 
 @dataclass
@@ -64,11 +98,15 @@ class SegmentMotion:
     yaw_deg_per_frame: float  # + turns right (→)
     pitch_deg_per_frame: float  # + tilts up (↑)
     direction: np.ndarray  # (3,) mean unit translation direction (x right, z forward); zeros if none
-    translating_fraction: float  # share of pairs decided as translation
+    translating_fraction: float  # share of windows decided as translation
     static_fraction: float
-    num_pairs: int
+    num_pairs: int  # windows with evidence
     fov_deg: float
     pairs: list[PairMotion] = field(default_factory=list, repr=False)
+    decision: str = "rotation"  # static, rotation, translation or undetermined
+    parallax_score: float = 0.0  # GRIC(rotation) - GRIC(essential) per point: > margin means translation
+    noise_px: float = 0.0  # the essential matrix's noise sigma (analysis px)
+    tracks: dict | None = field(default=None, repr=False)  # one window's tracks, in video pixels
 
 
 class CameraMotionEstimator(Protocol):
@@ -80,62 +118,115 @@ class CameraMotionEstimator(Protocol):
     def estimate(self, frames: np.ndarray) -> SegmentMotion: ...
 
 
-def prepare_gray(frames: np.ndarray, width: int) -> list[np.ndarray]:
-    """uint8 RGB (T, H, W, 3) -> contrast-normalised grey frames at ``width``: robust to brightness
-    flicker (per-frame normalisation) and sensor noise (a light blur)."""
-    out = []
+# ----------------------------------------------------------------------------------------------------
+# Frames and tracks
+
+
+@dataclass
+class GreyFrames:
+    """A video at analysis size: ``tracking`` (contrast-normalised uint8, robust to flicker and dark
+    frames) and ``raw`` (float grey levels, lightly blurred: absolute corner strength and noise)."""
+
+    tracking: list[np.ndarray]
+    raw: list[np.ndarray]
+    scale: float  # analysis pixels per video pixel
+
+
+def prepare_grey(frames: np.ndarray, width: int) -> GreyFrames:
+    h, w = frames.shape[1:3]
+    width = min(width, w)
+    size = (width, max(8, int(round(h * width / w))))
+    tracking, raw = [], []
     for frame in frames:
-        h, w = frame.shape[:2]
-        size = (width, max(8, int(round(h * width / w))))
         g = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         g = cv2.resize(g, size, interpolation=cv2.INTER_AREA).astype(np.float32)
-        g = cv2.GaussianBlur(g, (3, 3), 0.8)
-        g = (g - g.mean()) / (g.std() + 1e-6)
-        out.append(np.clip(g * 40 + 128, 0, 255).astype(np.uint8))
-    return out
+        raw.append(g)
+        b = cv2.GaussianBlur(g, (3, 3), 0.8)
+        norm = (b - b.mean()) / (b.std() + 1e-6)
+        tracking.append(np.clip(norm * 40 + 128, 0, 255).astype(np.uint8))
+    return GreyFrames(tracking, raw, width / w)
 
 
-def track_windows(
-    gray: list[np.ndarray], window: int, config: MotionConfig
-) -> list[tuple[np.ndarray, np.ndarray, int]]:
-    """Point correspondences between frames ``(k*window, (k+1)*window)`` (the last window ends at the
-    last frame), from tracks followed frame to frame: long baselines for well-conditioned geometry,
-    small per-step motion for reliable tracking. Tracks are re-seeded at each window start."""
-    if len(gray) < 2:
-        return []
-    bounds = list(range(0, len(gray) - 1, window))
-    out = []
-    lk = dict(winSize=(15, 15), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.02))
-    for b in bounds:
-        e = min(b + window, len(gray) - 1)
-        pts = cv2.goodFeaturesToTrack(gray[b], config.max_corners, qualityLevel=0.01, minDistance=7, blockSize=7)
-        if pts is None:
-            out.append((np.zeros((0, 2)), np.zeros((0, 2)), e - b))
-            continue
-        start = pts.copy()
-        alive = np.ones(len(pts), bool)
-        cur = pts
-        for i in range(b, e):
-            nxt, st1, _ = cv2.calcOpticalFlowPyrLK(gray[i], gray[i + 1], cur, None, **lk)
-            back, st2, _ = cv2.calcOpticalFlowPyrLK(gray[i + 1], gray[i], nxt, None, **lk)
-            h, w = gray[i].shape
-            ok = (st1[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm(cur - back, axis=2)[:, 0] < 0.5)
-            ok &= (nxt[:, 0, 0] >= 0) & (nxt[:, 0, 0] < w) & (nxt[:, 0, 1] >= 0) & (nxt[:, 0, 1] < h)
-            alive &= ok
-            cur = nxt
-        # Chaining accumulates drift; one direct LK step from the window's first to its last frame,
-        # started at the chained positions, removes it.
-        if alive.any():
-            start, cur = start[alive], cur[alive]
-            direct, st, _ = cv2.calcOpticalFlowPyrLK(
-                gray[b], gray[e], start, cur.copy(), flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **{**lk, "maxLevel": 1}
-            )
-            ok = (st[:, 0] == 1) & (np.linalg.norm(direct - cur, axis=2)[:, 0] < 2.0)
-            start, cur = start[ok], direct[ok]
-        else:
-            start, cur = start[alive], cur[alive]
-        out.append((start[:, 0].astype(np.float64), cur[:, 0].astype(np.float64), e - b))
-    return out
+def noise_sigma(raw: np.ndarray) -> float:
+    """Noise standard deviation of one grey frame (grey levels): Immerkaer's kernel, read at the 25th
+    percentile of its absolute response so texture and edges do not count as noise."""
+    response = np.abs(cv2.filter2D(raw, cv2.CV_32F, _NOISE_KERNEL)[1:-1, 1:-1])
+    return float(np.percentile(response, 25)) / (6.0 * 0.3186)  # 25th percentile of |N(0, 1)| = 0.3186
+
+
+def detect_features(tracking: np.ndarray, raw: np.ndarray, config: MotionConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Corners (N, 1, 2) float32 and their strengths (N,): strongest first within each grid cell, only
+    those whose strength stands clear of the frame's noise."""
+    pts = cv2.goodFeaturesToTrack(tracking, 3 * config.max_corners, qualityLevel=0.001, minDistance=6, blockSize=7)
+    if pts is None:
+        return np.zeros((0, 1, 2), np.float32), np.zeros(0)
+    blurred = cv2.GaussianBlur(raw, (3, 3), 0.8)
+    strength_map = cv2.cornerMinEigenVal(blurred, 7, 3)
+    xy = pts[:, 0]
+    h, w = raw.shape
+    ix = np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)
+    iy = np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1)
+    strength = strength_map[iy, ix]
+    floor = max(config.min_strength, config.noise_strength * noise_sigma(raw) ** 2)
+    keep = strength >= floor
+    xy, strength, ix, iy = xy[keep], strength[keep], ix[keep], iy[keep]
+    rows, cols = config.grid
+    cell = (iy * rows // h) * cols + (ix * cols // w)
+    order = np.lexsort((-strength, cell))
+    cell_sorted = cell[order]
+    first = np.searchsorted(cell_sorted, cell_sorted)  # index where each cell's run starts
+    rank = np.arange(len(order)) - first
+    quota = math.ceil(config.max_corners / (rows * cols))
+    chosen = np.sort(order[rank < quota])
+    return xy[chosen].reshape(-1, 1, 2).astype(np.float32), strength[chosen].astype(np.float64)
+
+
+_LK = dict(winSize=(15, 15), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.02))
+
+
+def track_window(
+    grey: GreyFrames, start: int, end: int, config: MotionConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Correspondences (N, 2) between frames ``start`` and ``end`` and each track's corner strength:
+    tracks followed frame to frame (small steps track reliably), then one direct LK step from first to
+    last frame removes the drift that chaining accumulates."""
+    frames = grey.tracking
+    pts, strength = detect_features(frames[start], grey.raw[start], config)
+    empty = np.zeros((0, 2))
+    if len(pts) == 0:
+        return empty, empty, np.zeros(0)
+    h, w = frames[start].shape
+    alive = np.ones(len(pts), bool)
+    cur = pts
+    for i in range(start, end):
+        nxt, st1, _ = cv2.calcOpticalFlowPyrLK(frames[i], frames[i + 1], cur, None, **_LK)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(frames[i + 1], frames[i], nxt, None, **_LK)
+        ok = (st1[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm(cur - back, axis=2)[:, 0] < 0.5)
+        ok &= (nxt[:, 0, 0] >= 0) & (nxt[:, 0, 0] < w) & (nxt[:, 0, 1] >= 0) & (nxt[:, 0, 1] < h)
+        alive &= ok
+        cur = nxt
+    start_pts, cur, strength = pts[alive], cur[alive], strength[alive]
+    if len(start_pts):
+        direct, st, _ = cv2.calcOpticalFlowPyrLK(
+            frames[start],
+            frames[end],
+            start_pts,
+            cur.copy(),
+            flags=cv2.OPTFLOW_USE_INITIAL_FLOW,
+            **{**_LK, "maxLevel": 1},
+        )
+        ok = (st[:, 0] == 1) & (np.linalg.norm(direct - cur, axis=2)[:, 0] < 2.0)
+        start_pts, cur, strength = start_pts[ok], direct[ok], strength[ok]
+    return start_pts[:, 0].astype(np.float64), cur[:, 0].astype(np.float64), strength
+
+
+def track_noise_scale(strength: np.ndarray) -> np.ndarray:
+    """Each track's expected error relative to the window's median track: Lucas-Kanade's error scales as
+    1 / sqrt(smallest eigenvalue of the structure tensor), so tracks on weak texture (a dark sky, a
+    blurred edge) are trusted less. Clipped to [0.5, 4]."""
+    if len(strength) == 0:
+        return np.zeros(0)
+    return np.clip(np.sqrt(np.median(strength) / np.maximum(strength, 1e-9)), 0.5, 4.0)
 
 
 def _bearings(pts: np.ndarray, focal: float, center: tuple[float, float]) -> np.ndarray:
@@ -157,66 +248,68 @@ def fit_rotation(b1: np.ndarray, b2: np.ndarray, iterations: int = 3) -> tuple[n
     return rot, err
 
 
-def pair_motion(
-    p1: np.ndarray,
-    p2: np.ndarray,
-    focal: float,
-    center: tuple[float, float],
-    config: MotionConfig,
-    frames: int,
-    translating: bool,
-) -> PairMotion:
-    """Motion of one pair under the segment's decision (rotation only, or translation with rotation)."""
-    zero = np.zeros(3)
-    flow = _flow(p1, p2)
-    if len(p1) < config.min_points:  # too few tracks to say anything: left out of the segment
-        return PairMotion("unknown", np.eye(3), zero, len(p1), 0.0, 0.0, flow, frames)
-    if flow < config.static_flow_px * frames:
-        return PairMotion("static", np.eye(3), zero, len(p1), 0.0, 0.0, flow, frames)
-    rot_x, err = fit_rotation(_bearings(p1, focal, center), _bearings(p2, focal, center))
-    rot_residual = float(np.median(err)) * focal
-    ess_residual, rot_e, t_e = _essential(p1, p2, focal, center, pose=translating)
-    if not translating or rot_e is None:
-        return PairMotion("rotation", rot_x.T, zero, len(p1), rot_residual, ess_residual, flow, frames)
-    # x2 = R x1 + t: camera 2 sits at -Rᵀt in camera 1's frame, turned by Rᵀ.
-    center2 = -rot_e.T @ t_e
-    unit = center2 / (np.linalg.norm(center2) + 1e-12)
-    return PairMotion("translation", rot_e.T, unit, len(p1), rot_residual, ess_residual, flow, frames)
+def rotation_transfer(
+    p1: np.ndarray, p2: np.ndarray, focal: float, center: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The rotation-only model at ``focal``: (R with x2 ~ K R K^-1 x1, transfer errors in pixels)."""
+    rot, _ = fit_rotation(_bearings(p1, focal, center), _bearings(p2, focal, center))
+    rays = _bearings(p1, focal, center) @ rot.T
+    z = np.maximum(rays[:, 2], 1e-6)
+    proj = np.column_stack([focal * rays[:, 0] / z + center[0], focal * rays[:, 1] / z + center[1]])
+    return rot, np.linalg.norm(p2 - proj, axis=1)
 
 
-def _flow(p1: np.ndarray, p2: np.ndarray) -> float:
-    """90th-percentile track displacement (pixels)."""
-    return float(np.quantile(np.linalg.norm(p2 - p1, axis=1), 0.9)) if len(p1) else 0.0
-
-
-def _essential(p1: np.ndarray, p2: np.ndarray, focal: float, center: tuple[float, float], pose: bool = True):
-    """Robust (MAGSAC++) essential matrix: (median Sampson residual in pixels, R, t) or (inf, None, None).
-    The RNG is reseeded per call, so the residual is a smooth, repeatable function of the focal length."""
+def essential(p1: np.ndarray, p2: np.ndarray, focal: float, center: tuple[float, float], pose: bool = True):
+    """Robust (MAGSAC++) essential matrix: (Sampson errors in pixels, R, t, cheirality share) or
+    (None, None, None, 0). The RNG is reseeded per call, so results are repeatable."""
     n1, n2 = (p1 - center) / focal, (p2 - center) / focal
     cv2.setRNGSeed(0)
-    e_mat, mask = cv2.findEssentialMat(
-        n1, n2, focal=1.0, pp=(0.0, 0.0), method=cv2.USAC_MAGSAC, prob=0.999, threshold=1.0 / focal
-    )
+    try:
+        e_mat, mask = cv2.findEssentialMat(
+            n1, n2, focal=1.0, pp=(0.0, 0.0), method=cv2.USAC_MAGSAC, prob=0.999, threshold=1.0 / focal
+        )
+    except cv2.error:  # USAC asserts on some degenerate point sets instead of returning no model
+        return None, None, None, 0.0
     if e_mat is None or e_mat.shape != (3, 3):
-        return math.inf, None, None
-    residual = float(np.median(_sampson(e_mat, n1, n2))) * focal
+        return None, None, None, 0.0
+    errors = _sampson(e_mat, n1, n2) * focal
     if not pose:
-        return residual, None, None
-    _, r_e, t_e, _ = cv2.recoverPose(e_mat, n1, n2, focal=1.0, pp=(0.0, 0.0), mask=mask.copy())
-    return residual, r_e, t_e[:, 0]
+        return errors, None, None, 0.0
+    inliers = mask[:, 0].astype(bool)
+    r_a, r_b, t = cv2.decomposeEssentialMat(e_mat)
+    # The four (R, t) candidates: the one that puts most points with parallax in front of both cameras.
+    # (cv2.recoverPose votes only with points nearer than 50 baselines: on a short baseline in a street
+    # that leaves a few near points, and the vote flips the direction.)
+    candidates = [(r, sign * t[:, 0]) for r in (r_a, r_b) for sign in (1.0, -1.0)]
+    votes = [cheirality(n1[inliers], n2[inliers], r, tt, 0.5 / focal) for r, tt in candidates]
+    best = int(np.argmax(votes))
+    return errors, candidates[best][0], candidates[best][1], votes[best]
 
 
-def _focal_of(fov_deg: float, width: int) -> float:
-    return width / 2 / math.tan(math.radians(fov_deg) / 2)
-
-
-def _rotation_cost(pairs: list, focal: float, center: tuple[float, float]) -> float:
-    """Median over pairs of the median rotation-only residual (pixels) at this focal length."""
-    res = [
-        float(np.median(fit_rotation(_bearings(a, focal, center), _bearings(b, focal, center))[1])) * focal
-        for a, b, _ in pairs
-    ]
-    return float(np.median(res))
+def cheirality(n1: np.ndarray, n2: np.ndarray, rot: np.ndarray, t: np.ndarray, min_parallax: float) -> float:
+    """Share of the points with parallax (rays at least ``min_parallax`` radians apart) that lie in
+    front of both cameras. Points without parallax are left out: at infinity their depth sign is noise.
+    (``cv2.recoverPose`` drops points beyond 50 baselines instead, which on a short baseline is most of a
+    street, and counts what is left over all inliers.)"""
+    if len(n1) == 0:
+        return 0.0
+    r1 = np.column_stack([n1, np.ones(len(n1))]) @ rot.T  # camera-1 rays in camera 2's orientation
+    r2 = np.column_stack([n2, np.ones(len(n2))])
+    r1 /= np.linalg.norm(r1, axis=1, keepdims=True)
+    r2 /= np.linalg.norm(r2, axis=1, keepdims=True)
+    angle = np.arccos(np.clip((r1 * r2).sum(1), -1.0, 1.0))
+    informative = angle >= min_parallax
+    if informative.sum() < 6:
+        return 0.0
+    # depths d1, d2 with d1 r1 + t = d2 r2, by least squares per point
+    a11, a22, a12 = (r1 * r1).sum(1), (r2 * r2).sum(1), -(r1 * r2).sum(1)
+    b1, b2 = -(r1 @ t), (r2 @ t)
+    det = a11 * a22 - a12 * a12
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d1 = (b1 * a22 - a12 * b2) / det
+        d2 = (a11 * b2 - a12 * b1) / det
+    front = (d1 > 0) & (d2 > 0)
+    return float(front[informative].mean())
 
 
 def _sampson(e: np.ndarray, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
@@ -227,6 +320,79 @@ def _sampson(e: np.ndarray, x1: np.ndarray, x2: np.ndarray) -> np.ndarray:
     num = np.sum(h2 * ex1, axis=1) ** 2
     den = ex1[:, 0] ** 2 + ex1[:, 1] ** 2 + etx2[:, 0] ** 2 + etx2[:, 1] ** 2
     return np.sqrt(num / np.maximum(den, 1e-18))
+
+
+def fundamental_fov(windows: list, width: int, config: MotionConfig) -> float | None:
+    """Self-calibration from translating windows (Mendonca & Cipolla 1999): with the right focal
+    length f, E = K^T F K of every window has two equal singular values. The cost (sigma1 - sigma2) /
+    (sigma1 + sigma2), averaged over windows, is smooth in f, unlike essential-matrix residuals, whose
+    robust inlier sets change with f. None when no interior minimum exists (e.g. pure forward motion,
+    a critical configuration)."""
+    fundamentals = []
+    for w in windows:
+        center = np.array([(width - 1) / 2, w.center_y])
+        cv2.setRNGSeed(0)
+        try:
+            f_mat, _ = cv2.findFundamentalMat(w.p1 - center, w.p2 - center, cv2.USAC_MAGSAC, 0.5, 0.999)
+        except cv2.error:  # USAC asserts on some degenerate point sets instead of returning no model
+            continue
+        if f_mat is not None and f_mat.shape == (3, 3):
+            fundamentals.append(f_mat)
+    if not fundamentals:
+        return None
+
+    def cost(fov: float) -> float:
+        k = np.diag([_focal_of(fov, width), _focal_of(fov, width), 1.0])
+        values = [np.linalg.svd(k @ f @ k, compute_uv=False) for f in fundamentals]
+        return float(np.mean([(v[0] - v[1]) / (v[0] + v[1]) for v in values]))
+
+    grid = config.fov_candidates
+    costs = [cost(f) for f in grid]
+    best = int(np.argmin(costs))
+    if best in (0, len(grid) - 1):
+        return None
+    return _golden_min(cost, grid[best - 1], grid[best + 1])
+
+
+def gric_difference(transfer_px: np.ndarray, sampson_px: np.ndarray, sigma: float | np.ndarray) -> float:
+    """GRIC(rotation only) - GRIC(essential) for one window (Torr 1998, "Geometric motion segmentation and
+    model selection"): positive when the essential matrix explains the tracks better than a rotation
+    does, after its extra freedom is paid for. Per point the robust residual is capped (a point that fits
+    neither model costs the same in both), so parallax carried by ~20 % of the points decides for
+    translation, while up to ~38 % outliers do not. r = 4 (two image points), rotation: d = 2, k = 3;
+    essential: d = 3, k = 5; lambda1 = ln 4, lambda2 = ln 4n, lambda3 = 2.
+    The rotation model's 4-D geometric error is about the transfer error / sqrt(2); Sampson's error
+    already is the 4-D distance."""
+    n = len(transfer_px)
+    rho_rot = np.minimum((transfer_px / sigma) ** 2 / 2.0, 2.0 * (4 - 2))
+    rho_ess = np.minimum((sampson_px / sigma) ** 2, 2.0 * (4 - 3))
+    lam1, lam2 = math.log(4.0), math.log(4.0 * n)
+    gric_rot = rho_rot.sum() + lam1 * 2 * n + lam2 * 3
+    gric_ess = rho_ess.sum() + lam1 * 3 * n + lam2 * 5
+    return float(gric_rot - gric_ess)
+
+
+def _focal_of(fov_deg: float, width: int) -> float:
+    return width / 2 / math.tan(math.radians(fov_deg) / 2)
+
+
+def _angle_deg(rot: np.ndarray) -> float:
+    return math.degrees(math.acos(float(np.clip((np.trace(rot) - 1) / 2, -1.0, 1.0))))
+
+
+# ----------------------------------------------------------------------------------------------------
+# The estimator
+
+
+@dataclass
+class _Window:
+    p1: np.ndarray
+    p2: np.ndarray
+    frames: int
+    start: int
+    kind: str  # unknown, static or moving
+    center_y: float = 0.0  # the principal point's row (the image centre)
+    noise_scale: np.ndarray | None = None  # each track's expected error relative to the window's typical one
 
 
 class OpenCVMotionEstimator:
@@ -240,98 +406,329 @@ class OpenCVMotionEstimator:
     def estimate(self, frames: np.ndarray) -> SegmentMotion:
         return self.estimate_video(frames, [(0, len(frames))])[0]
 
-    def estimate_video(self, frames: np.ndarray, segments: list[tuple[int, int]]) -> list[SegmentMotion]:
-        """Motion of each ``[start, end)`` segment of one video.
-
-        1. Per segment, the rotation-only hypothesis gets its best focal length (self-calibration: under
-           pure rotation only the true focal length makes one rotation fit the tracks). The segment
-           translates when even that fit leaves parallax well above the essential matrix's residual.
-        2. Translating segments use the video's focal length (a camera keeps its lens): the median of
-           its rotation-only segments', or the default field of view when it has none; their keys
-           come from the signs of translation directions, which a focal error barely moves.
-        """
+    def windows(self, grey: GreyFrames, start: int, end: int) -> list[_Window]:
         c = self.config
-        cv2.setRNGSeed(0)  # RANSAC draws from OpenCV's RNG: fixed seed, same scores every run
-        width = min(c.analysis_width, frames.shape[2])
-        height = int(round(frames.shape[1] * width / frames.shape[2]))
-        center = ((width - 1) / 2, (height - 1) / 2)
-        tracks = [track_windows(prepare_gray(frames[s:e], width), c.step, c) for s, e in segments]
-        decisions = [self._decide(t, width, center) for t in tracks]
-        rotation_fovs = [fov for fov, translating in decisions if fov is not None and not translating]
-        if rotation_fovs:
-            video_fov = float(np.median(rotation_fovs))
-        else:
-            moving = [
-                (a, b, n)
-                for seg_tracks, (_, translating) in zip(tracks, decisions, strict=True)
-                if translating
-                for a, b, n in seg_tracks
-                if len(a) >= c.min_points and _flow(a, b) >= c.static_flow_px * n
-            ]
-            video_fov = self._essential_fov(moving, width, center) if moving else c.default_fov_deg
         out = []
-        for seg_tracks, (fov, translating) in zip(tracks, decisions, strict=True):
-            use_fov = fov if (fov is not None and not translating) else video_fov
-            focal = _focal_of(use_fov, width)
-            pairs = [pair_motion(p1, p2, focal, center, c, n, translating) for p1, p2, n in seg_tracks]
-            out.append(self._summarise(pairs, translating, use_fov))
+        for b in range(start, end - 1, c.step):
+            e = min(b + c.step, end - 1)
+            p1, p2, strength = track_window(grey, b, e, c)
+            if len(p1) < c.min_points:
+                kind = "unknown"
+            elif np.median(np.linalg.norm(p2 - p1, axis=1)) < c.static_flow_px * (e - b):
+                kind = "static"
+            else:
+                kind = "moving"
+            out.append(
+                _Window(p1, p2, e - b, b, kind, (grey.tracking[b].shape[0] - 1) / 2, track_noise_scale(strength))
+            )
         return out
 
-    def _decide(self, tracks: list, width: int, center: tuple[float, float]) -> tuple[float | None, bool]:
-        """(best rotation-only FOV or None when nothing moves, translating?) for one segment."""
+    def estimate_video(self, frames: np.ndarray, segments: list[tuple[int, int]]) -> list[SegmentMotion]:
+        """Motion of each ``[start, end)`` segment of one video (see the module docstring)."""
         c = self.config
-        moving = [(a, b, n) for a, b, n in tracks if len(a) >= c.min_points and _flow(a, b) >= c.static_flow_px * n]
+        grey = prepare_grey(frames, c.analysis_width)
+        height, width = grey.tracking[0].shape
+        center = ((width - 1) / 2, (height - 1) / 2)
+        per_segment = [self.windows(grey, s, e) for s, e in segments]
+        decisions = [self._decide(w, width, center) for w in per_segment]
+        calibrations = [d["fov"] for d in decisions if d["decision"] == "rotation" and d["calibrated"]]
+        if calibrations:
+            video_fov = float(np.median(calibrations))
+        else:
+            translating = [
+                w for ws, d in zip(per_segment, decisions, strict=True) if d["decision"] == "translation" for w in ws
+            ]
+            video_fov = fundamental_fov([w for w in translating if w.kind == "moving"], width, c) or c.default_fov_deg
+        out = []
+        for windows, d in zip(per_segment, decisions, strict=True):
+            fov = d["fov"] if d["decision"] == "rotation" and d["calibrated"] else video_fov
+            motion = self._motion(windows, d, _focal_of(fov, width), center, fov)
+            motion.tracks = _sample_tracks(windows, grey.scale)
+            out.append(motion)
+        return out
+
+    def _decide(self, windows: list[_Window], width: int, center: tuple[float, float]) -> dict:
+        """The segment's decision, its best rotation-only FOV and the noise comparison behind it."""
+        c = self.config
+        known = [w for w in windows if w.kind != "unknown"]
+        moving = [w for w in known if w.kind == "moving"]
+        base = {"fov": c.default_fov_deg, "calibrated": False, "score": 0.0, "noise": 0.0}
+        if not windows or len(known) < (1 - c.max_unknown_fraction) * len(windows):
+            return {**base, "decision": "undetermined"}
         if not moving:
-            return None, False
-        costs = [_rotation_cost(moving, _focal_of(fov, width), center) for fov in c.fov_candidates]
+            return {**base, "decision": "static"}
+
+        def cost(fov: float) -> float:
+            f = _focal_of(fov, width)
+            return float(np.median(np.concatenate([rotation_transfer(w.p1, w.p2, f, center)[1] for w in moving])))
+
+        costs = [cost(f) for f in c.fov_candidates]
         best = int(np.argmin(costs))
         lo = c.fov_candidates[max(0, best - 1)]
         hi = c.fov_candidates[min(len(costs) - 1, best + 1)]
-        fov = _golden_min(lambda x: _rotation_cost(moving, _focal_of(x, width), center), lo, hi)
+        fov = _golden_min(cost, lo, hi)
         focal = _focal_of(fov, width)
-        rot_res = _rotation_cost(moving, focal, center)
-        ess_res = float(np.median([_essential(a, b, focal, center, pose=False)[0] for a, b, _ in moving]))
-        return fov, bool(rot_res > c.parallax_px and rot_res > c.parallax_ratio * ess_res)
+        windows_gric, angles, noise = [], [], []
+        for w in moving:
+            rot, err = rotation_transfer(w.p1, w.p2, focal, center)
+            s, *_ = essential(w.p1, w.p2, focal, center, pose=False)
+            if s is None:
+                continue
+            scale = w.noise_scale if w.noise_scale is not None else 1.0
+            sigma = max(float(np.median(s / scale)) / SAMPSON_MEDIAN, c.min_noise_px)
+            windows_gric.append(gric_difference(err, s, sigma * scale))
+            angles.append(_angle_deg(rot))
+            noise.append(sigma)
+        if not windows_gric:
+            return {**base, "decision": "rotation", "fov": fov}
+        # Summed over the segment's windows: evidence adds up, so parallax seen in every window counts.
+        score = float(np.sum(windows_gric)) / max(1, sum(len(w.p1) for w in moving))
+        translating = score > c.gric_margin
+        return {
+            "decision": "translation" if translating else "rotation",
+            "fov": fov,
+            "calibrated": float(np.median(angles)) >= c.min_calibration_deg,
+            "score": score,
+            "noise": float(np.median(noise)),
+        }
 
-    def _essential_fov(self, pairs: list, width: int, center: tuple[float, float]) -> float:
-        """Self-calibration for translating video: the field of view under which essential matrices
-        fit the tracks best (a wrong focal length leaves epipolar residual in scenes with depth).
-        This is what separates sideways motion from turning (the bas-relief ambiguity)."""
+    def _sigmas(self, w: _Window, sampson: np.ndarray) -> np.ndarray:
+        """Each track's noise sigma (analysis px): the window's, measured from the essential matrix's
+        Sampson errors, times the track's own scale (weak texture tracks worse)."""
+        scale = w.noise_scale if w.noise_scale is not None else np.ones(len(sampson))
+        return max(float(np.median(sampson / scale)) / SAMPSON_MEDIAN, self.config.min_noise_px) * scale
+
+    def _motion(
+        self, windows: list[_Window], d: dict, focal: float, center: tuple[float, float], fov: float
+    ) -> SegmentMotion:
         c = self.config
+        decision = d["decision"]
+        pairs = []
+        sigmas: dict[int, np.ndarray] = {}  # per track, for the windows that had an essential fit
+        for w in windows:
+            n = len(w.p1)
+            flow = float(np.median(np.linalg.norm(w.p2 - w.p1, axis=1))) if n else 0.0
+            if w.kind != "moving" or decision in ("static", "undetermined"):
+                kind = "unknown" if w.kind == "unknown" else "static"
+                pairs.append(PairMotion(kind, np.eye(3), np.zeros(3), n, median_flow_px=flow, frames=w.frames))
+                continue
+            rot_k, transfer = rotation_transfer(w.p1, w.p2, focal, center)
+            rot_res = float(np.median(transfer))
+            if decision == "rotation":
+                pairs.append(PairMotion("rotation", rot_k.T, np.zeros(3), n, rot_res, 0.0, flow, w.frames))
+                continue
+            errors, r_e, t_e, cheirality = essential(w.p1, w.p2, focal, center)
+            ess_res = float(np.median(errors)) if errors is not None else math.inf
+            if errors is not None:
+                sigmas[w.start] = self._sigmas(w, errors)
+            # A decomposition is degenerate when this window shows no parallax of its own (pure rotation
+            # admits any translation and the twisted-pair rotation), when the cheirality vote is split, or
+            # when its rotation strays from the rotation-only fit further than any parallax could push
+            # that fit (the twisted pair is ~180 deg off); the rotation-only fit then stands in.
+            flow_deg = math.degrees(flow / focal)
+            degenerate = (
+                r_e is None
+                or gric_difference(transfer, errors, sigmas[w.start]) <= c.gric_margin * n
+                or cheirality < c.min_cheirality
+                or _angle_deg(r_e @ rot_k.T) > 10.0 + 2.0 * (_angle_deg(rot_k) + flow_deg)
+            )
+            if degenerate:
+                pairs.append(PairMotion("rotation", rot_k.T, np.zeros(3), n, rot_res, ess_res, flow, w.frames, True))
+                continue
+            # x2 = R x1 + t: camera 2 sits at -Rᵀt in camera 1's frame, turned by Rᵀ.
+            centre2 = -r_e.T @ t_e
+            unit = centre2 / (np.linalg.norm(centre2) + 1e-12)
+            pairs.append(PairMotion("translation", r_e.T, unit, n, rot_res, ess_res, flow, w.frames))
+        per_frame = None
+        if decision == "translation":
+            moving = [(w, p) for w, p in zip(windows, pairs, strict=True) if w.start in sigmas]
+            candidates = [(p.rotation, p.direction, p.frames) for _, p in moving if p.kind == "translation"]
+            for w, _ in moving:
+                candidates += motion_hypotheses(w.p1, w.p2, w.frames, focal, center)
+            per_frame = constant_motion_fit(
+                [w for w, _ in moving], [sigmas[w.start] for w, _ in moving], candidates, focal, center
+            )
+        return _summarise(pairs, decision, fov, d, per_frame)
 
-        def cost(fov: float) -> float:
-            focal = _focal_of(fov, width)
-            return float(np.sum([_essential(a, b, focal, center, pose=False)[0] for a, b, _ in pairs]))
 
-        grid = [f for f in c.fov_candidates if c.essential_fov_range[0] <= f <= c.essential_fov_range[1]]
-        costs = [cost(f) for f in grid]
-        if not np.isfinite(min(costs)):
-            return c.default_fov_deg
-        best = int(np.argmin(costs))
-        return _golden_min(cost, grid[max(0, best - 1)], grid[min(len(grid) - 1, best + 1)], iterations=6)
+def _skew(t: np.ndarray) -> np.ndarray:
+    return np.array([[0, -t[2], t[1]], [t[2], 0, -t[0]], [-t[1], t[0], 0]])
 
-    def _summarise(self, pairs: list[PairMotion], translating: bool, fov: float) -> SegmentMotion:
-        known = [p for p in pairs if p.kind != "unknown"]
-        total = np.eye(3)
-        for p in known:
-            total = total @ p.rotation
-        frames_spanned = max(1, sum(p.frames for p in known))
-        euler = Rotation.from_matrix(total).as_euler("xyz", degrees=True)
-        moving = [p for p in known if p.kind == "translation"]
-        direction = np.zeros(3)
-        if translating and moving:
-            direction = np.median([p.direction for p in moving], axis=0)
-            direction = direction / (np.linalg.norm(direction) + 1e-12)
-        return SegmentMotion(
-            yaw_deg_per_frame=float(euler[1]) / frames_spanned,
-            pitch_deg_per_frame=float(euler[0]) / frames_spanned,
-            direction=direction,
-            translating_fraction=len(moving) / max(1, len(pairs)),
-            static_fraction=sum(p.kind == "static" for p in pairs) / max(1, len(pairs)),
-            num_pairs=len(known),
-            fov_deg=float(fov),
-            pairs=pairs,
-        )
+
+def window_pose(step_rotation: np.ndarray, step_position: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pose of the camera ``frames`` frames later under a constant per-frame motion (the next camera's
+    rotation and position in the current camera's frame): (rotation, position) in the first frame."""
+    rot, pos = np.eye(3), np.zeros(3)
+    for _ in range(frames):
+        pos = pos + rot @ step_position
+        rot = rot @ step_rotation
+    return rot, pos
+
+
+def _per_frame(rotation: np.ndarray, position: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """The constant per-frame motion that produces a window's (rotation, position direction)."""
+    step = Rotation.from_rotvec(Rotation.from_matrix(rotation).as_rotvec() / frames).as_matrix()
+    powers = np.eye(3)
+    total = np.zeros((3, 3))
+    for _ in range(frames):
+        total += powers
+        powers = powers @ step
+    v = np.linalg.solve(total, position)
+    return step, v / (np.linalg.norm(v) + 1e-12)
+
+
+TIE_COST = 0.03  # refined joint fits within 3 % of the best cost count as equally good
+
+AXES = [
+    np.array(v, float) / np.linalg.norm(v)
+    for v in [(1, 0, 0), (-1, 0, 0), (0, 0, 1), (0, 0, -1), (1, 0, 1), (-1, 0, 1), (1, 0, -1), (-1, 0, -1)]
+]
+
+
+def motion_hypotheses(p1: np.ndarray, p2: np.ndarray, frames: int, focal: float, center) -> list[tuple]:
+    """Further starting points for a window's motion (rotation, unit direction, frames): the dominant
+    plane's homography decompositions (a near-planar view has two motions that fit it about equally;
+    the essential matrix returns one of them) and the rotation-only fit with each horizontal direction."""
+    out = []
+    rot_k, _ = rotation_transfer(p1, p2, focal, center)
+    out += [(rot_k.T, axis, frames) for axis in AXES]
+    k = np.array([[focal, 0, center[0]], [0, focal, center[1]], [0, 0, 1.0]])
+    try:
+        h, _ = cv2.findHomography(p1, p2, cv2.RANSAC, 1.0)
+        if h is not None:
+            _, rotations, translations, _ = cv2.decomposeHomographyMat(h, k)
+            for r, t in zip(rotations, translations, strict=True):
+                position = -r.T @ t[:, 0]
+                if np.linalg.norm(position) > 1e-9:
+                    out.append((r.T, position / np.linalg.norm(position), frames))
+    except cv2.error:
+        pass
+    return out
+
+
+def constant_motion_fit(
+    windows: list, sigmas: list[np.ndarray], candidates: list[tuple], focal: float, center: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """One per-frame motion (rotation, unit direction) for all of a segment's windows: a segment is
+    one commanded action, so its motion is near constant. Each window's decomposition proposes a motion;
+    the one that fits *every* window best (Sampson error, capped at 3 sigma) wins and is refined on all
+    windows at once (Cauchy loss). A near-planar view gives each window two solutions that fit it about
+    equally; only the true one also fits the other windows, where the camera sees other structure."""
+    if not candidates or not windows:
+        return None
+    from scipy.optimize import least_squares
+
+    normed = [((w.p1 - center) / focal, (w.p2 - center) / focal, w.frames) for w in windows]
+    h1 = np.concatenate([np.column_stack([n1, np.ones(len(n1))]) for n1, _, _ in normed])
+    h2 = np.concatenate([np.column_stack([n2, np.ones(len(n2))]) for _, n2, _ in normed])
+    weight = focal / np.concatenate(
+        [np.broadcast_to(s, (len(n1),)) for (n1, _, _), s in zip(normed, sigmas, strict=True)]
+    )
+    which = np.concatenate([np.full(len(n1), i) for i, (n1, _, _) in enumerate(normed)])
+    lengths = sorted({k for _, _, k in normed})
+
+    def residuals(step_rot: np.ndarray, v: np.ndarray) -> np.ndarray:
+        essentials = {}
+        for k in lengths:  # one pose per window length, not per window
+            rot, pos = window_pose(step_rot, v, k)
+            t = -rot.T @ pos
+            essentials[k] = _skew(t / (np.linalg.norm(t) + 1e-12)) @ rot.T
+        e = np.stack([essentials[k] for _, _, k in normed])[which]  # (N, 3, 3)
+        ex1 = np.einsum("nij,nj->ni", e, h1)
+        etx2 = np.einsum("nji,nj->ni", e, h2)
+        num = np.einsum("ni,ni->n", h2, ex1) ** 2
+        den = ex1[:, 0] ** 2 + ex1[:, 1] ** 2 + etx2[:, 0] ** 2 + etx2[:, 1] ** 2
+        return np.sqrt(num / np.maximum(den, 1e-18)) * weight
+
+    proposals = [_per_frame(rot, direction, k) for rot, direction, k in candidates]
+
+    def capped(q: np.ndarray, v: np.ndarray) -> float:
+        return float(np.minimum(residuals(q, v) ** 2, 9.0).sum())
+
+    def unpack(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a, b = x[3], x[4]
+        direction = np.array([math.cos(b) * math.sin(a), math.sin(b), math.cos(b) * math.cos(a)])
+        return Rotation.from_rotvec(x[:3]).as_matrix(), direction
+
+    def pack(q: np.ndarray, v: np.ndarray) -> np.ndarray:
+        angles = [math.atan2(v[0], v[2]), math.asin(float(np.clip(v[1], -1, 1)))]
+        return np.concatenate([Rotation.from_matrix(q).as_rotvec(), angles])
+
+    # The best proposals are each refined (the rotation-translation trade-off has local minima on short
+    # baselines). Of the refined motions that fit as well as the best (within TIE_COST), the most
+    # horizontal one wins: cameras that walk or drive rarely rise or sink, so where the tracks cannot
+    # tell vertical translation from pitch, level motion is the likelier reading.
+    ranked = sorted(range(len(proposals)), key=lambda i: capped(*proposals[i]))
+    refined = []
+    for i in ranked[:2]:
+        fit = least_squares(lambda x: residuals(*unpack(x)), pack(*proposals[i]), loss="cauchy", max_nfev=40)
+        refined.append((capped(*unpack(fit.x)), unpack(fit.x)))
+    lowest = min(cost for cost, _ in refined)
+    ties = [motion for cost, motion in refined if cost <= lowest * (1 + TIE_COST)]
+    step_rot, v = min(ties, key=lambda motion: abs(motion[1][1]))
+    # Sampson errors cannot tell v from -v: the cameras must look at points in front of them.
+    votes = []
+    for n1, n2, k in normed:
+        rot, pos = window_pose(step_rot, v, k)
+        votes.append(cheirality(n1, n2, rot.T, -rot.T @ pos, 0.5 / focal))
+    if np.median(votes) < 0.5:
+        v = -v
+    return step_rot, v
+
+
+def per_frame_euler(rotation: np.ndarray, frames: int) -> tuple[float, float]:
+    """(yaw, pitch) in degrees per frame of a rotation spanning ``frames`` frames: the rotation vector
+    divided by the frames gives one frame's rotation, decoded as the published rule decodes a frame
+    pair (extrinsic "xyz" Euler angles). Decoding the whole window's rotation instead would mix yaw and
+    roll into phantom pitch."""
+    step = Rotation.from_rotvec(Rotation.from_matrix(rotation).as_rotvec() / max(frames, 1))
+    pitch, yaw, _ = step.as_euler("xyz", degrees=True)
+    return float(yaw), float(pitch)
+
+
+def _summarise(
+    pairs: list[PairMotion], decision: str, fov: float, d: dict, per_frame: tuple | None = None
+) -> SegmentMotion:
+    """Per-frame rates: the joint constant-motion fit of a translating segment where it exists, else
+    medians over the windows with evidence (static windows count as no motion), so one window with a
+    bad decomposition cannot set the segment's label."""
+    known = [p for p in pairs if p.kind != "unknown"]
+    rates = np.array([per_frame_euler(p.rotation, p.frames) for p in known]).reshape(-1, 2)
+    yaw, pitch = (float(v) for v in np.median(rates, axis=0)) if len(known) else (0.0, 0.0)
+    moving = [p for p in known if p.kind == "translation"]
+    direction = np.zeros(3)
+    if decision == "translation" and per_frame is not None:
+        yaw, pitch = per_frame_euler(per_frame[0], 1)
+        direction = per_frame[1]
+    elif decision == "translation" and moving:
+        direction = np.median([p.direction for p in moving], axis=0)
+        direction = direction / (np.linalg.norm(direction) + 1e-12)
+    elif decision == "translation":
+        decision = "rotation"  # every decomposition was degenerate: no translation is reported
+    return SegmentMotion(
+        yaw_deg_per_frame=yaw,
+        pitch_deg_per_frame=pitch,
+        direction=direction,
+        translating_fraction=len(moving) / max(1, len(pairs)),
+        static_fraction=sum(p.kind == "static" for p in pairs) / max(1, len(pairs)),
+        num_pairs=len(known),
+        fov_deg=float(fov),
+        pairs=pairs,
+        decision=decision,
+        parallax_score=float(d.get("score", 0.0)),
+        noise_px=float(d.get("noise", 0.0)),
+    )
+
+
+def _sample_tracks(windows: list[_Window], scale: float, limit: int = 60) -> dict | None:
+    """The tracks of the segment's middle window with evidence, in video pixels: what the report draws."""
+    known = [w for w in windows if w.kind != "unknown"] or windows
+    if not known:
+        return None
+    w = known[len(known) // 2]
+    step = max(1, len(w.p1) // limit)
+    pts = np.column_stack([w.p1, w.p2])[::step] / scale
+    return {"frame": w.start, "to_frame": w.start + w.frames, "points": np.round(pts, 1).tolist()}
 
 
 def _golden_min(fn, lo: float, hi: float, iterations: int = 10) -> float:

@@ -1,0 +1,141 @@
+"""The camera-motion estimator's geometry on exact synthetic correspondences (known answers, no renderer):
+model selection, focal self-calibration, the cheirality choice and the joint constant-motion fit."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from yumebench.metrics import camera_motion as cm
+
+WIDTH, HEIGHT = 320, 180
+CENTER = ((WIDTH - 1) / 2, (HEIGHT - 1) / 2)
+
+
+def _project(points_cam: np.ndarray, focal: float) -> np.ndarray:
+    return np.column_stack(
+        [
+            focal * points_cam[:, 0] / points_cam[:, 2] + CENTER[0],
+            focal * points_cam[:, 1] / points_cam[:, 2] + CENTER[1],
+        ]
+    )
+
+
+def _scene(rng: np.random.Generator, n: int = 300, depth: tuple[float, float] = (3.0, 40.0), focal: float = 230.0):
+    """Points spread over the view at varied depths, in the first camera's frame."""
+    x = rng.uniform(0, WIDTH, n)
+    y = rng.uniform(0, HEIGHT, n)
+    z = np.exp(rng.uniform(np.log(depth[0]), np.log(depth[1]), n))
+    return np.column_stack([(x - CENTER[0]) / focal * z, (y - CENTER[1]) / focal * z, z])
+
+
+def _views(points, step_rot, step_pos, frames, focal, noise, rng):
+    """Tracks of ``points`` from the first camera to the camera ``frames`` frames later under constant
+    per-frame motion, with pixel noise."""
+    rot, pos = cm.window_pose(step_rot, step_pos, frames)
+    in_second = (points - pos) @ rot  # world (= first camera) -> second camera
+    keep = in_second[:, 2] > 0.5
+    p1 = _project(points[keep], focal) + rng.normal(0, noise, (keep.sum(), 2))
+    p2 = _project(in_second[keep], focal) + rng.normal(0, noise, (keep.sum(), 2))
+    return p1, p2
+
+
+def _per_frame(yaw_deg=0.0, pitch_deg=0.0):
+    return Rotation.from_euler("xyz", [pitch_deg, yaw_deg, 0], degrees=True).as_matrix()
+
+
+def test_gric_keeps_pure_rotation_and_finds_parallax_on_a_fifth_of_the_points():
+    rng = np.random.default_rng(0)
+    focal = 230.0
+    pts = _scene(rng)
+    p1, p2 = _views(pts, _per_frame(1.0, 0.3), np.zeros(3), 8, focal, 0.2, rng)
+    _, transfer = cm.rotation_transfer(p1, p2, focal, CENTER)
+    sampson, *_ = cm.essential(p1, p2, focal, CENTER, pose=False)
+    sigma = np.median(sampson) / cm.SAMPSON_MEDIAN
+    assert cm.gric_difference(transfer, sampson, sigma) < 0  # rotation wins on noise alone
+    # the same rotation, but a fifth of the points near the camera while it steps sideways: parallax
+    near = pts.copy()
+    near[: len(pts) // 5] *= 2.5 / near[: len(pts) // 5, 2:3]
+    p1, p2 = _views(near, _per_frame(1.0, 0.3), np.array([0.03, 0, 0]), 8, focal, 0.2, rng)
+    _, transfer = cm.rotation_transfer(p1, p2, focal, CENTER)
+    sampson, *_ = cm.essential(p1, p2, focal, CENTER, pose=False)
+    sigma = np.median(sampson) / cm.SAMPSON_MEDIAN
+    assert cm.gric_difference(transfer, sampson, sigma) > 0
+
+
+@pytest.mark.parametrize("fov", [55.0, 75.0, 95.0])
+def test_fundamental_self_calibration_recovers_the_field_of_view(fov):
+    rng = np.random.default_rng(int(fov))
+    focal = cm._focal_of(fov, WIDTH)
+    windows = []
+    for k in range(4):
+        pts = _scene(rng, depth=(2.0, 30.0), focal=focal)
+        p1, p2 = _views(pts, _per_frame(0.6, 0.2), np.array([0.04, 0.0, 0.05]), 8, focal, 0.15, rng)
+        windows.append(cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1]))
+    estimate = cm.fundamental_fov(windows, WIDTH, cm.MotionConfig())
+    assert estimate is not None and abs(estimate - fov) < 6.0, estimate
+
+
+@pytest.mark.parametrize("direction", [(1, 0, 0), (-1, 0, 0), (0, 0, 1), (0, 0, -1), (-0.7, 0, 0.7)])
+def test_essential_picks_the_decomposition_in_front_of_both_cameras(direction):
+    rng = np.random.default_rng(3)
+    focal = 230.0
+    step = np.array(direction, float) / np.linalg.norm(direction) * 0.05
+    p1, p2 = _views(_scene(rng), _per_frame(0.5), step, 8, focal, 0.1, rng)
+    _, r_e, t_e, vote = cm.essential(p1, p2, focal, CENTER)
+    centre2 = -r_e.T @ t_e
+    assert vote > 0.9
+    assert np.dot(centre2 / np.linalg.norm(centre2), step / np.linalg.norm(step)) > 0.95
+
+
+def test_cheirality_ignores_points_without_parallax():
+    rng = np.random.default_rng(4)
+    rays = rng.normal(size=(50, 2)) * 0.3
+    assert cm.cheirality(rays, rays, np.eye(3), np.array([1.0, 0, 0]), 1e-3) == 0.0  # nothing informative
+
+
+def test_joint_fit_recovers_the_motion_where_one_window_alone_is_wrong():
+    """Strafing right while turning left; in the first window a crossing object carries 55 % of the
+    tracks, and that window's own essential matrix halves the yaw. Fitting one constant motion to all
+    four windows recovers it."""
+    rng = np.random.default_rng(5)
+    focal = 230.0
+    step_rot, step_pos = _per_frame(yaw_deg=-0.8), np.array([0.05, 0.0, 0.0])
+    windows, sigmas, candidates = [], [], []
+    for k in range(4):
+        p1, p2 = _views(_scene(rng, depth=(4.0, 60.0), focal=focal), step_rot, step_pos, 8, focal, 0.2, rng)
+        if k == 0:
+            m = int(0.55 * len(p1))
+            p2[:m] = p1[:m] + np.array([-9.0, 0.5]) + rng.normal(0, 0.2, (m, 2))
+        windows.append(cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1]))
+        sigmas.append(np.full(len(p1), 0.2))
+        _, r_e, t_e, _ = cm.essential(p1, p2, focal, CENTER)
+        if k == 0:
+            assert cm.per_frame_euler(r_e.T, 8)[0] > -0.6  # alone, the corrupted window is wrong
+        candidates.append((r_e.T, -r_e.T @ t_e / np.linalg.norm(t_e), 8))
+        candidates += cm.motion_hypotheses(p1, p2, 8, focal, CENTER)
+    fitted_rot, fitted_dir = cm.constant_motion_fit(windows, sigmas, candidates, focal, CENTER)
+    yaw, pitch = cm.per_frame_euler(fitted_rot, 1)
+    assert yaw == pytest.approx(-0.8, abs=0.05) and abs(pitch) < 0.05
+    assert np.dot(fitted_dir, [1, 0, 0]) > 0.97
+
+
+def test_per_frame_euler_has_no_phantom_pitch_from_yaw_and_roll():
+    """Chaining a window's yaw with roll and reading Euler angles of the total invents pitch; the
+    rotation vector per frame does not."""
+    per_frame = Rotation.from_rotvec(np.radians([0.0, -1.4, -0.27])).as_matrix()
+    window = np.linalg.matrix_power(per_frame, 32)
+    yaw, pitch = cm.per_frame_euler(window, 32)
+    assert yaw == pytest.approx(-1.4, abs=0.01) and abs(pitch) < 0.005
+    assert abs(Rotation.from_matrix(window).as_euler("xyz", degrees=True)[0] / 32) > 0.1  # the naive way
+
+
+def test_noise_sigma_and_evidence():
+    rng = np.random.default_rng(6)
+    flat = np.full((180, 320), 120.0, np.float32) + rng.normal(0, 4.0, (180, 320)).astype(np.float32)
+    assert cm.noise_sigma(flat) == pytest.approx(4.0, rel=0.15)
+    black = np.zeros((180, 320), np.float32)
+    pts, strength = cm.detect_features(np.zeros((180, 320), np.uint8), black, cm.MotionConfig())
+    assert len(pts) == 0 and len(strength) == 0
+    assert math.isclose(cm.track_noise_scale(np.array([100.0, 25.0, 100.0]))[1], 2.0)
