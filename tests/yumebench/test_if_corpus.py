@@ -1,0 +1,88 @@
+"""Instruction following on the validation corpus (``yumebench.motion_corpus``): real photographs moved
+by exact camera paths, rendered by code that is not the project's room renderer. A fixed subset of the
+corpus's test seeds (never used for tuning), small frames so the suite stays fast; the full tables come
+from ``bench/instruction_following_accuracy.py``."""
+
+import numpy as np
+import pytest
+
+pytest.importorskip("skimage", reason="the corpus's real photographs come from scikit-image")
+
+from yumebench.actions import Action  # noqa: E402
+from yumebench.metrics.instruction_following import IFConfig, accuracy_tables, score_video_segments  # noqa: E402
+from yumebench.motion_corpus import (  # noqa: E402
+    CONDITIONS,
+    MotionSpeeds,
+    make_video,
+    real_photos,
+    segment_truth,
+    walk_path,
+)
+
+SUBSET = ("street", "street-rotation", "street-nearest-256x144", "street-night", "static-objects", "textureless")
+SEED = 5000  # the corpus's test seeds start at 5000; tuning used 1000+
+SIZE = (144, 256)
+
+
+@pytest.fixture(scope="module")
+def scored():
+    photos = real_photos()
+    out = {}
+    for condition in SUBSET:
+        video = make_video(condition, SEED, photos, size=SIZE)
+        out[condition] = (video, score_video_segments(video.frames, video.segments, IFConfig()))
+    return out
+
+
+def test_truth_is_the_commanded_action_under_the_shared_decoder():
+    """The corpus labels each segment with the shared decoder on the exact path; for a level walker
+    that is the commanded action, every one of the 81."""
+    for action in [Action(k, m) for k in ("W", "S+A", "D", "None") for m in ("·", "→", "↑←", "↓")]:
+        c2w = walk_path([action], 32, MotionSpeeds(0.06, 1.0, 0.5))
+        truth = segment_truth(c2w, 32, 1)[0]
+        assert (truth["keys"], truth["mouse"]) == (action.keys, action.mouse)
+
+
+def test_every_condition_builds_and_needs_what_it_says():
+    assert {c.group for c in CONDITIONS.values()} >= {"street", "rotation", "night", "static", "undetermined", "pano"}
+    with pytest.raises(ValueError, match="panoramas"):
+        make_video("pano-rotation", 0, photos={})
+    with pytest.raises(KeyError, match="unknown condition"):
+        make_video("moon-walk", 0, photos={})
+
+
+def test_rotations_are_never_read_as_translation_and_static_stays_static(scored):
+    video, results = scored["street-rotation"]
+    assert all(r["motion"]["decision"] == "rotation" for r in results)
+    assert accuracy_tables(results)["segment_accuracy"] == 1.0
+    video, results = scored["static-objects"]  # photographs cross the view of a camera at rest
+    assert all(r["predicted"] == {"keys": "None", "mouse": "·"} for r in results)
+
+
+def test_frames_without_evidence_are_undetermined_not_static(scored):
+    video, results = scored["textureless"]
+    assert all(r["motion"]["decision"] == "undetermined" for r in results)
+    assert all(r["predicted"] == {"keys": "?", "mouse": "?"} and not r["correct"] for r in results)
+    assert accuracy_tables(results)["undetermined_segments"] == len(results)
+
+
+def test_accuracy_on_real_photographs(scored):
+    results = [r for c, (_, res) in scored.items() if c != "textureless" for r in res]
+    table = accuracy_tables(results)
+    assert table["segment_accuracy"] >= 0.9, table["confusion"]  # 14 of 15 at seed 5000
+    assert (
+        scored["street-nearest-256x144"][1]
+        and accuracy_tables(scored["street-nearest-256x144"][1])["segment_accuracy"] == 1.0
+    )
+
+
+def test_shuffled_commands_score_low(scored):
+    videos = [(v, r) for c, (v, r) in scored.items() if c != "textureless"]
+    flat = [s for v, _ in videos for s in v.segments]
+    perm = np.random.default_rng(11).permutation(len(flat))
+    hits = []
+    for i, (video, _) in enumerate(videos):
+        other = [flat[perm[(3 * i + j) % len(flat)]] for j in range(3)]
+        segs = [{**s, "keys": o["keys"], "mouse": o["mouse"]} for s, o in zip(video.segments, other, strict=True)]
+        hits += [r["correct"] for r in score_video_segments(video.frames, segs, IFConfig())]
+    assert np.mean(hits) <= 0.3
