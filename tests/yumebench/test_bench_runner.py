@@ -148,8 +148,29 @@ def test_report_page_shows_each_segment(bench_dir, tmp_path):
     result = cli.invoke(app, ["bench", "report", str(tmp_path / "r.json"), "--out", str(tmp_path / "rep")])
     assert result.exit_code == 0, result.output
     page = (tmp_path / "rep" / "index.html").read_text()
-    assert page.count("data:image/jpeg;base64,") == 3 * 3 * 3  # 3 videos x 3 segments x 3 frames
+    # 3 videos x 3 segments x (3 strip frames + 1 frame with the tracks drawn)
+    assert page.count("data:image/jpeg;base64,") == 3 * 3 * 4
+    assert page.count('alt="tracks from frame') == 9
     assert "commanded <b>W+A ·</b>, recognised <b>W+A ·</b> (ok)" in page
+    assert page.count("estimate: ") == 9 and "translating; yaw" in page and "rotation only; yaw" in page
+    assert "parallax score" in page and "windows with evidence" in page
+    assert "toolkit version" in page and "<dt>device</dt><dd>cpu" in page
     assert "http" not in page and page.count("<tr>") == 4
     bad = cli.invoke(app, ["bench", "report", str(tmp_path / "missing.json")])
     assert bad.exit_code == 2 and "missing.json" in bad.output
+
+
+def test_report_lists_failed_items_and_skipped_dimensions(bench_dir, tmp_path):
+    """A run where some items failed shows each of them with its error, not only the good videos."""
+    config = BenchConfig(
+        progress=False, dims=["instruction_following", "subject_consistency"], weights_dir=str(tmp_path)
+    )
+    report = run_bench(bench_dir / "mixed.jsonl", bench_dir, tmp_path / "r.json", config)
+    assert report.failed and "subject_consistency" in report.skipped
+    assert cli.invoke(app, ["bench", "report", str(tmp_path / "r.json"), "--out", str(tmp_path / "rep")]).exit_code == 0
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert page.count('<tr class="failed">') == len(report.failed)
+    for failure in report.failed:
+        assert f"<td>{failure['id']}</td>" in page
+    assert "subject_consistency</dt><dd>skipped: " in page
+    assert f"failed items</dt><dd>{len(report.failed)}" in page
