@@ -41,4 +41,18 @@ def _root(
 
 
 def main() -> None:
-    app()
+    """The console entry point: a refused write or read anywhere is one line and exit 3, never a
+    traceback (the commands handle what they can name more precisely themselves)."""
+    import sys
+
+    from yumebench.cli._common import EXIT_INTERRUPTED, EXIT_IO, err_console
+    from yumebench.files import os_error_line
+
+    try:
+        app()
+    except OSError as e:
+        err_console.print(f"error: {os_error_line(e)}", markup=False)
+        sys.exit(EXIT_IO)
+    except KeyboardInterrupt:
+        err_console.print("interrupted: rerun the same command to resume", markup=False)
+        sys.exit(EXIT_INTERRUPTED)
