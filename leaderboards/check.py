@@ -1,11 +1,13 @@
 """Regression checks for CI: compare a run with a stored baseline; never a silent pass.
 
 Exit codes of ``yumebench leaderboard check``: 0 no dimension dropped more than allowed; 1 at least one
-regression (with a table); 2 bad input (unreadable file, missing dimension, different spec).
+regression (with a table); 2 bad input (unreadable or malformed file, missing dimension, different spec,
+a NaN or infinite score or allowance anywhere: a gate must never pass on a number it cannot compare).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,6 +72,9 @@ def check(
     if a and b and a != b:
         raise CheckInputError(f"{results_path}: scored on a different spec than {baseline_path} (spec_sha256 differs)")
     limits = max_drop_dim or {}
+    for name, allowed in {"--max-drop": max_drop, **{f"--max-drop-dim {d}": v for d, v in limits.items()}}.items():
+        if not math.isfinite(allowed) or allowed < 0:
+            raise CheckInputError(f"{name} {allowed}: the allowed drop must be a finite number >= 0")
     unknown = [d for d in limits if d not in base]
     if unknown:
         raise CheckInputError(f"--max-drop-dim names dimensions the baseline lacks: {', '.join(unknown)}")

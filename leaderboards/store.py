@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 from leaderboards import DIMENSION_LABELS
+from yumebench.files import atomic_write, atomic_write_text, sweep_stale_temporaries
 from yumebench.html import sortable_page
 from yumebench.result_schema import dimension_scores, load_results
 
@@ -44,21 +46,27 @@ class Leaderboard:
         path = Path(path)
         if not path.exists():
             return cls.with_published()
+        sweep_stale_temporaries(path.parent)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise LeaderboardError(f"{path}: not a leaderboard store ({e})") from None
+            data = json.loads(path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
+        except IsADirectoryError:
+            raise LeaderboardError(f"{path}: is a folder, not a leaderboard store") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, ValueError) as e:
+            raise LeaderboardError(f"{path}: not a leaderboard store ({e})".splitlines()[0]) from None
+        if not isinstance(data, dict) or not isinstance(data.get("rows"), list):
+            raise LeaderboardError(f"{path}: not a leaderboard store (no list of rows)")
         if str(data.get("schema_version", "")).split(".")[0] != STORE_VERSION.split(".")[0]:
             raise LeaderboardError(f"{path}: store version {data.get('schema_version')} is not {STORE_VERSION}")
+        for i, row in enumerate(data["rows"]):
+            scores = row.get("scores") if isinstance(row, dict) else None
+            if not isinstance(scores, dict) or not all(_finite(v) for v in scores.values()):
+                raise LeaderboardError(f"{path}: row {i} has scores that are not finite numbers")
         return cls(rows=data["rows"])
 
     def save(self, path: str | Path) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
         payload = {"schema_version": STORE_VERSION, "rows": self.rows}
-        tmp.write_text(json.dumps(payload, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        tmp.replace(path)
+        # allow_nan=False: Python would otherwise write NaN / Infinity tokens that JSON readers reject
+        atomic_write_text(path, json.dumps(payload, indent=1, ensure_ascii=False, allow_nan=False) + "\n")
 
     def add_results(self, results_path: str | Path, name: str, model_info: dict | None = None) -> dict:
         """Add (or replace, by name) a measured run from a ``bench run`` or VBench results file."""
@@ -88,46 +96,48 @@ class Leaderboard:
     # ------------------------------------------------------------------------------------------------
     # Rendering
 
+    def columns(self) -> list[tuple[str, str, str | None]]:
+        """(label, dimension, IF kind or None) of every score column. Instruction following judged by
+        people (the papers) and computed by yumebench are different measurements: separate columns."""
+        out = []
+        for dim in self.dimensions():
+            if dim != "instruction_following":
+                out.append((DIMENSION_LABELS.get(dim, dim), dim, None))
+                continue
+            for kind, label in IF_KINDS.items():
+                if any(r.get("if_method") == kind and dim in r["scores"] for r in self.rows):
+                    out.append((label, dim, kind))
+        return out
+
+    def _cells(self, row: dict) -> list[str]:
+        scores = [
+            _fmt(row["scores"].get(dim)) if kind is None or row.get("if_method") == kind else ""
+            for _, dim, kind in self.columns()
+        ]
+        return [row["name"], row.get("group", ""), _fmt(row.get("time_s")), *scores, _provenance(row)]
+
+    def _head(self) -> list[str]:
+        return ["model", "group", "time (s)", *[label for label, _, _ in self.columns()], "source"]
+
     def to_markdown(self) -> str:
-        dims = self.dimensions()
-        head = ["model", "group", "IF judged by", "time (s)", *[DIMENSION_LABELS.get(d, d) for d in dims], "source"]
+        head = self._head()
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        for r in self.rows:
-            cells = [
-                r["name"],
-                r.get("group", ""),
-                {"human": "people", "computed": "yumebench"}.get(r.get("if_method", ""), r.get("if_method", "")),
-                _fmt(r.get("time_s")),
-                *[_fmt(r["scores"].get(d)) for d in dims],
-                _provenance(r),
-            ]
-            lines.append("| " + " | ".join(cells) + " |")
-        legend = ", ".join(f"{v} = {k}" for k, v in DIMENSION_LABELS.items())
-        return "# Yume-Bench leaderboard\n\n" + "\n".join(lines) + f"\n\n{legend}. Higher is better; time lower.\n"
+        lines += ["| " + " | ".join(self._cells(r)) + " |" for r in self.rows]
+        return "# Yume-Bench leaderboard\n\n" + "\n".join(lines) + f"\n\n{LEGEND}\n"
 
     def to_html(self) -> str:
-        dims = self.dimensions()
-        head = ["model", "group", "IF judged by", "time (s)", *[DIMENSION_LABELS.get(d, d) for d in dims], "source"]
-        body = []
-        for r in self.rows:
-            cells = [
-                r["name"],
-                r.get("group", ""),
-                r.get("if_method", ""),
-                _fmt(r.get("time_s")),
-                *[_fmt(r["scores"].get(d)) for d in dims],
-                _provenance(r),
-            ]
-            body.append("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in cells) + "</tr>")
-        intro = "<p>Click a column to sort. IF of published rows was judged by people; measured rows compute it.</p>"
-        return sortable_page("Yume-Bench leaderboard", intro, head, body, "tr:nth-child(even){background:#f8fafc}")
+        body = [
+            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in self._cells(r)) + "</tr>" for r in self.rows
+        ]
+        intro = f"<p>{html.escape(LEGEND)} Click a column to sort.</p>"
+        css = "tr:nth-child(even){background:#f8fafc}"
+        return sortable_page("Yume-Bench leaderboard", intro, self._head(), body, css)
 
     def render(self, out_dir: str | Path) -> dict[str, Path]:
         out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
         paths = {"markdown": out / "leaderboard.md", "html": out / "index.html"}
-        paths["markdown"].write_text(self.to_markdown(), encoding="utf-8")
-        paths["html"].write_text(self.to_html(), encoding="utf-8")
+        atomic_write_text(paths["markdown"], self.to_markdown())
+        atomic_write_text(paths["html"], self.to_html())
         paths.update(self._charts(out))
         return paths
 
@@ -138,20 +148,24 @@ class Leaderboard:
         import matplotlib.pyplot as plt
 
         made = {}
-        for dim in self.dimensions():
-            rows = [r for r in self.rows if dim in r["scores"] and "clip_index" not in r]
+        for label, dim, kind in self.columns():
+            rows = [
+                r
+                for r in self.rows
+                if dim in r["scores"] and "clip_index" not in r and (kind is None or r.get("if_method") == kind)
+            ]
             if not rows:
                 continue
             fig, ax = plt.subplots(figsize=(max(4.0, 0.9 * len(rows) + 1.5), 3.2), dpi=100)
             colors = ["#9aa5b1" if r.get("group") != "measured" else "#3b7dd8" for r in rows]
             ax.bar(range(len(rows)), [r["scores"][dim] for r in rows], color=colors)
             ax.set_xticks(range(len(rows)), [r["name"] for r in rows], rotation=35, ha="right", fontsize=7)
-            ax.set_title(f"{DIMENSION_LABELS.get(dim, dim)} ({dim})", fontsize=9)
+            ax.set_title(f"{label} ({dim})", fontsize=9)
             fig.tight_layout()
-            path = out / f"{dim}.png"
-            fig.savefig(path, metadata={"Software": None})
-            plt.close(fig)
-            made[dim] = path
+            name = dim if kind in (None, "computed") else f"{dim}_{kind}"
+            path = out / f"{name}.png"
+            _save_figure(fig, path)
+            made[name] = path
         long_rows = [r for r in self.rows if "clip_index" in r]
         if long_rows:
             fig, ax = plt.subplots(figsize=(5, 3.2), dpi=100)
@@ -163,8 +177,7 @@ class Leaderboard:
             ax.legend(fontsize=6)
             fig.tight_layout()
             path = out / "long_video.png"
-            fig.savefig(path, metadata={"Software": None})
-            plt.close(fig)
+            _save_figure(fig, path)
             made["long_video"] = path
         return made
 
@@ -174,6 +187,29 @@ def _if_method(scores: dict, meta: dict) -> str:
     if "instruction_following" not in scores:
         return "none"
     return "computed" if meta.get("source") == "yumebench" else "imported"
+
+
+IF_KINDS = {"human": "IF (judged by people)", "computed": "IF (computed by yumebench)", "imported": "IF (imported)"}
+LEGEND = (
+    "IF = instruction following, SC = subject consistency, BC = background consistency, MS = motion smoothness, "
+    "AQ = aesthetic quality, IQ = imaging quality. IF judged by people (the papers' tables) and IF computed by "
+    "yumebench are different measurements and are never in one column. Higher is better; time lower."
+)
+
+
+def _save_figure(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", metadata={"Software": None}))
+    plt.close(fig)
+
+
+def _refuse_constant(token: str) -> float:
+    raise ValueError(f"non-finite number {token}")
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _fmt(value) -> str:

@@ -14,6 +14,7 @@ Layout::
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any, TypedDict
 
@@ -46,25 +47,63 @@ class ResultsError(ValueError):
     """A results file that cannot be read; the message names the file."""
 
 
+def _refuse_constant(token: str) -> float:
+    raise ValueError(f"non-finite number {token}")
+
+
 def load_results(path: str | Path) -> dict[str, Any]:
-    """Read a yumebench or VBench results file; VBench files get a minimal ``meta``."""
+    """Read a yumebench or VBench results file; VBench files get a minimal ``meta``.
+
+    Refused with ``ResultsError`` naming the file: anything that is not a JSON object of
+    ``[score, [entries]]`` pairs, a score that is not a finite number or null (NaN, Infinity, a string,
+    true), and a ``meta`` that is not an object. A gate that compares scores must never see a NaN.
+    """
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ResultsError(f"{path}: file not found") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ResultsError(f"{path}: not a JSON results file ({e})") from None
+    except IsADirectoryError:
+        raise ResultsError(f"{path}: is a folder, not a results file") from None
+    except UnicodeDecodeError:
+        raise ResultsError(f"{path}: not UTF-8 text") from None
+    except OSError as e:
+        raise ResultsError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+    try:
+        data = json.loads(text, parse_constant=_refuse_constant)
+    except json.JSONDecodeError as e:
+        raise ResultsError(f"{path}: not a JSON results file ({e.msg} at line {e.lineno})") from None
+    except ValueError as e:
+        raise ResultsError(f"{path}: {e}") from None
     if not isinstance(data, dict):
         raise ResultsError(f"{path}: expected a JSON object of dimensions")
     dims = {k: v for k, v in data.items() if k != "meta"}
     for name, value in dims.items():
         if not (isinstance(value, list) and len(value) == 2 and isinstance(value[1], list)):
             raise ResultsError(f"{path}: dimension {name!r} is not [score, [per-video entries]]")
+        score = value[0]
+        if score is not None and (isinstance(score, bool) or not isinstance(score, (int, float))):
+            raise ResultsError(f"{path}: dimension {name!r} has score {score!r}; expected a number or null")
+        if score is not None and not math.isfinite(score):
+            raise ResultsError(f"{path}: dimension {name!r} has a non-finite score")
     if "meta" not in data:
         data["meta"] = {"schema_version": SCHEMA_VERSION, "source": "vbench", "dimensions": list(dims)}
+    elif not isinstance(data["meta"], dict):
+        raise ResultsError(f"{path}: 'meta' is {type(data['meta']).__name__}; expected an object")
     return data
 
 
 def dimension_scores(results: dict[str, Any]) -> dict[str, float]:
     return {k: float(v[0]) for k, v in results.items() if k != "meta" and v[0] is not None}
+
+
+def finite_or_none(value: Any) -> Any:
+    """JSON-safe copy: non-finite floats become null (JSON has no NaN; Python writes a token others
+    reject)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite_or_none(v) for v in value]
+    return value

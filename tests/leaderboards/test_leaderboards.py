@@ -51,11 +51,28 @@ def test_published_numbers_round_trip_to_markdown_and_html(tmp_path):
     for name, (time_s, *scores) in TABLE1.items():
         line = next(ln for ln in md.splitlines() if ln.startswith(f"| {name} |"))
         cells = [c.strip() for c in line.strip("|").split("|")]
-        assert cells[3] == str(time_s) and [float(c) for c in cells[4:10]] == scores
+        assert cells[2] == str(time_s) and [float(c) for c in cells[3:9]] == scores
         row = re.search(rf"<tr><td>{re.escape(name)}</td>(.*?)</tr>", page).group(1)
         assert [float(c) for c in re.findall(r"<td>([0-9.]+)</td>", row)[1:7]] == scores
     assert "<script" in page and "http" not in page  # self-contained: no external assets
-    assert paths["instruction_following"].stat().st_size > 1000 and paths["long_video"].exists()
+    assert paths["instruction_following_human"].stat().st_size > 1000 and paths["long_video"].exists()
+
+
+def test_judged_and_computed_instruction_following_never_share_a_column(tmp_path):
+    board = Leaderboard.with_published()
+    board.add_results(_results(tmp_path / "r.json", {"instruction_following": 0.9}), "mine")
+    labels = [label for label, _, _ in board.columns()]
+    assert "IF (judged by people)" in labels and "IF (computed by yumebench)" in labels
+    md, page = board.to_markdown(), board.to_html()
+    for text in (md, page):  # one wording in both renderings
+        assert "IF (judged by people)" in text and "IF (computed by yumebench)" in text
+    head = [c.strip() for c in md.splitlines()[2].strip("|").split("|")]
+    mine = next(ln for ln in md.splitlines() if ln.startswith("| mine |"))
+    cells = [c.strip() for c in mine.strip("|").split("|")]
+    assert cells[head.index("IF (computed by yumebench)")] == "0.900"
+    assert cells[head.index("IF (judged by people)")] == ""
+    paths = board.render(tmp_path / "board")
+    assert paths["instruction_following"].exists() and paths["instruction_following_human"].exists()
 
 
 def test_add_store_and_render_through_the_cli(tmp_path):
@@ -70,7 +87,7 @@ def test_add_store_and_render_through_the_cli(tmp_path):
     assert mine["if_method"] == "computed" and mine["model_info"] == {"steps": "4"}
     assert len(board.rows) == len(published_rows()) + 1
     out = cli.invoke(app, ["leaderboard", "render", "--store", str(store), "--out", str(tmp_path / "b")])
-    assert out.exit_code == 0 and "| mine | measured | yumebench |" in (tmp_path / "b" / "leaderboard.md").read_text()
+    assert out.exit_code == 0 and "| mine | measured |  |  | 0.900 |" in (tmp_path / "b" / "leaderboard.md").read_text()
     bad = cli.invoke(app, ["leaderboard", "add", str(tmp_path / "nope.json"), "--name", "x", "--store", str(store)])
     assert bad.exit_code == 2 and "nope.json" in bad.output
 

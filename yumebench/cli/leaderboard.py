@@ -12,7 +12,7 @@ from pathlib import Path
 
 import typer
 
-from yumebench.cli._common import err_console, fail
+from yumebench.cli._common import EXIT_FAILED, err_console, fail, fail_io
 
 app = typer.Typer(
     help=(
@@ -52,9 +52,11 @@ def add(
     try:
         board = Leaderboard.load(store)
         row = board.add_results(results, name, _pairs(model_info, "--model-info"))
+        board.save(store)
     except LeaderboardError as e:
         fail(str(e))
-    board.save(store)
+    except OSError as e:
+        fail_io(e)
     typer.echo(f"{store}: added {name!r} ({', '.join(f'{k} {v:.3f}' for k, v in row['scores'].items())})")
 
 
@@ -73,6 +75,8 @@ def render(
         paths = Leaderboard.load(store).render(out)
     except LeaderboardError as e:
         fail(str(e))
+    except OSError as e:
+        fail_io(e)
     typer.echo(f"wrote {paths['markdown']}, {paths['html']} and {len(paths) - 2} charts")
 
 
@@ -84,7 +88,8 @@ def check(
     max_drop_dim: list[str] = typer.Option([], help="DIM=X: a per-dimension allowance (repeatable)."),
 ) -> None:
     """Exit 0 when no dimension dropped more than allowed, 1 with a table of the regressions, 2 on bad
-    input (unreadable files, missing dimensions, results of a different spec).
+    input: an unreadable or malformed file, a missing dimension, results of a different spec, or a NaN
+    or infinite number anywhere (scores, --max-drop): a gate never passes on what it cannot compare.
 
     Example: yumebench leaderboard check results.json --baseline baseline.json --max-drop-dim instruction_following=0.02
     """
@@ -106,5 +111,5 @@ def check(
         err_console.print(
             f"regression: {', '.join(r.dimension for r in report.regressions)} dropped more than allowed", markup=False
         )
-        raise typer.Exit(1)
+        raise typer.Exit(EXIT_FAILED)
     typer.echo("no regression")
