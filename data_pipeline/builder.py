@@ -16,9 +16,8 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Iterable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import pyarrow as pa
@@ -39,6 +38,8 @@ from data_pipeline.schema import (
     write_json_atomic,
 )
 from yumebench.actions import KEYS, MOUSE
+from yumebench.files import atomic_write, ensure_writable, sweep_stale_temporaries
+from yumebench.worker_pool import worker_pool
 
 BUILD_DIR = ".build"
 
@@ -54,6 +55,7 @@ class BuildReport:
     num_clips: int = 0
     num_quarantined: int = 0
     num_skipped: int = 0  # inputs already done by an earlier run
+    inputs_without_clips: int = 0  # used, but no run of constant action was long enough
     caption_conflicts: int = 0
     quarantine: list[dict] = field(default_factory=list)
 
@@ -67,11 +69,10 @@ def _quarantine_path(out: Path, item: InputItem) -> Path:
 
 
 def _atomic_write_table(table: pa.Table, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     # Fixed writer settings (no statistics timestamps exist in parquet) make the bytes reproducible.
-    pq.write_table(table, tmp, compression="zstd", compression_level=3, row_group_size=256)
-    tmp.replace(path)
+    atomic_write(
+        path, lambda tmp: pq.write_table(table, tmp, compression="zstd", compression_level=3, row_group_size=256)
+    )
 
 
 def _record_quarantine(out: Path, item: InputItem, stage: str, reason: str) -> None:
@@ -101,11 +102,11 @@ def _fingerprint(path: str) -> str | None:
     return f"{size}-{hashlib.sha1(head + tail).hexdigest()}"
 
 
-def find_duplicates(items: list[InputItem]) -> dict[int, str]:
-    """index -> reason, for every input that repeats an earlier one: the same video and poses, by path
-    or by bytes (the same file copied under another name)."""
-    seen: dict[tuple, InputItem] = {}
-    dupes = {}
+def duplicate_groups(items: list[InputItem]) -> list[list[InputItem]]:
+    """Inputs that repeat each other (the same video and poses, by path or by bytes: the same file
+    copied under another name), in input order; only groups of two or more."""
+    seen: dict[tuple, list[InputItem]] = {}
+    groups: list[list[InputItem]] = []
     for item in items:
         if item.problem:
             continue
@@ -114,13 +115,14 @@ def find_duplicates(items: list[InputItem]) -> dict[int, str]:
         video_fp = _fingerprint(item.video)
         if video_fp is not None:
             keys.append(("bytes", video_fp, item.poses and (_fingerprint(item.poses) or poses)))
-        first = next((seen[k] for k in keys if k in seen), None)
-        if first is not None:
-            dupes[item.index] = f"{item.video}: duplicate of input {first.index} ({first.video})"
-            continue
+        group = next((seen[k] for k in keys if k in seen), None)
+        if group is None:
+            group = []
+            groups.append(group)
+        group.append(item)
         for k in keys:
-            seen[k] = item
-    return dupes
+            seen.setdefault(k, group)
+    return [g for g in groups if len(g) > 1]
 
 
 def build(
@@ -142,6 +144,7 @@ def build(
         import shutil
 
         shutil.rmtree(out)
+    ensure_writable(out / BUILD_DIR)  # a read-only or full output fails here, before any decoding
     settings = asdict(config)
     if settings_file.exists():
         previous = json.loads(settings_file.read_text(encoding="utf-8"))
@@ -152,19 +155,36 @@ def build(
                 "use another --out, or --overwrite to start again"
             )
     write_json_atomic(settings_file, settings)
+    sweep_stale_temporaries(out, recursive=True)  # what killed runs left half-written
+
+    runner = {"local": _run_local, "ray": _run_ray}.get(backend)
+    if runner is None:
+        raise BuildError(f"unknown backend {backend!r}; expected local or ray")
+
+    def done(item: InputItem) -> bool:
+        return _part_path(out, item).exists() or _quarantine_path(out, item).exists()
 
     report = BuildReport(out=out, num_inputs=len(items))
-    for index, reason in find_duplicates(items).items():
-        item = items[index]
-        if not _quarantine_path(out, item).exists():
-            _record_quarantine(out, item, "input", reason)
-    todo = [it for it in items if not _part_path(out, it).exists() and not _quarantine_path(out, it).exists()]
-    report.num_skipped = len(items) - len(todo)
+    report.num_skipped = sum(done(it) for it in items)  # done by an earlier run of this command
+    groups = duplicate_groups(items)
+    later = {it.index for g in groups for it in g[1:]}
+    todo = [it for it in items if it.index not in later and not done(it)]
     if todo:
-        runner = {"local": _run_local, "ray": _run_ray}.get(backend)
-        if runner is None:
-            raise BuildError(f"unknown backend {backend!r}; expected local or ray")
         runner(todo, config, out, workers, progress)
+    # A repeated input stands in for the copy before it when that one was quarantined for a reason of
+    # its own (a bad caption): only a copy that gave clips makes the others duplicates.
+    for group in groups:
+        keeper = None
+        for item in group:
+            if keeper is not None:
+                if not done(item):
+                    reason = f"{item.video}: duplicate of input {keeper.index} ({keeper.video})"
+                    _record_quarantine(out, item, "input", reason)
+                continue
+            if not done(item):
+                runner([item], config, out, 1, False)
+            if _part_path(out, item).exists():
+                keeper = item
     finalize(out, items, config, rows_per_file, command, report)
     return report
 
@@ -182,8 +202,7 @@ def _run_local(todo: list[InputItem], config: BuildConfig, out: Path, workers: i
             _save_result(out, item, process_or_quarantine(item, config, out))
             bar.update()
     else:
-        # spawn, not fork: decoders and BLAS pools in the parent are not fork-safe.
-        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        with worker_pool(workers) as pool:
             futures = {pool.submit(process_or_quarantine, item, config, out): item for item in todo}
             for fut in as_completed(futures):
                 _save_result(out, futures[fut], fut.result())
@@ -293,6 +312,7 @@ def finalize(
     report.num_quarantined = len(records)
     report.quarantine = records
     report.caption_conflicts = stats["caption_conflicts"]
+    report.inputs_without_clips = stats["inputs_without_clips"]
 
 
 def compute_stats(rows: list[dict], quarantine: list[dict]) -> dict:
@@ -358,5 +378,5 @@ def _versions() -> dict[str, str]:
 
 
 def exit_code(report: BuildReport) -> int:
-    """The number of quarantined inputs, capped so it stays a valid exit status."""
-    return min(report.num_quarantined, 100)
+    """0 when every input was used, 1 when some were quarantined (listed in quarantine.jsonl)."""
+    return 1 if report.num_quarantined else 0

@@ -75,11 +75,18 @@ def _number_repeats(items: list[InputItem]) -> list[InputItem]:
     return out
 
 
+class _Unresolvable(ValueError):
+    """A manifest path that cannot be resolved (a symlink loop): that row is quarantined."""
+
+
 def _resolve(base: Path, value: object) -> str | None:
     if value is None or (isinstance(value, float) and value != value) or str(value).strip() == "":
         return None
     p = Path(str(value)).expanduser()
-    return str(p if p.is_absolute() else (base / p).resolve())
+    try:
+        return str(p if p.is_absolute() else (base / p).resolve())
+    except (RuntimeError, OSError) as e:  # Python raises RuntimeError on a symlink loop
+        raise _Unresolvable(f"{base / p}: cannot resolve ({e})".splitlines()[0]) from None
 
 
 def _clean(value: object) -> object:
@@ -122,22 +129,35 @@ def _read_manifest(path: Path) -> list[InputItem]:
         if isinstance(row, str) or not isinstance(row, dict):
             items.append(InputItem(i, f"{path}:{i + 1}", problem=row if isinstance(row, str) else "not an object"))
             continue
-        video = _resolve(base, row.get("video"))
+        try:
+            video = _resolve(base, row.get("video"))
+            poses, caption_file = _resolve(base, row.get("poses")), _resolve(base, row.get("caption_file"))
+        except _Unresolvable as e:
+            items.append(InputItem(i, f"{path}:{i + 1}", problem=str(e)))
+            continue
         if video is None:
             items.append(InputItem(i, f"{path}:{i + 1}", problem="row has no 'video' path"))
             continue
         pose_fps = _clean(row.get("pose_fps"))
+        try:
+            pose_fps = float(pose_fps) if pose_fps not in (None, "") else None
+        except (TypeError, ValueError):
+            items.append(InputItem(i, video, problem=f"pose_fps {pose_fps!r} is not a number"))
+            continue
+        if pose_fps is not None and not (pose_fps > 0 and pose_fps < float("inf")):
+            items.append(InputItem(i, video, problem=f"pose_fps {pose_fps} must be a positive number"))
+            continue
         caption = _clean(row.get("caption"))
         items.append(
             InputItem(
                 index=i,
                 video=video,
-                poses=_resolve(base, row.get("poses")),
+                poses=poses,
                 caption=None if caption is None or (caption == "" and row.get("caption_file")) else str(caption),
-                caption_file=_resolve(base, row.get("caption_file")),
+                caption_file=caption_file,
                 source=_clean(row.get("source")) or None,
                 split=str(_clean(row.get("split")) or "train"),
-                pose_fps=float(pose_fps) if pose_fps not in (None, "") else None,
+                pose_fps=pose_fps,
             )
         )
     return items
@@ -158,13 +178,15 @@ def _scan_yume_layout(root: Path) -> list[InputItem]:
     for folder in sorted(p for p in root.iterdir() if p.is_dir()):
         for video in sorted(folder.glob("*.mp4")):
             label_file, poses = video.with_suffix(".txt"), video.with_suffix(".npy")
-            keys = mouse = None
+            keys = mouse = problem = None
             if label_file.exists():
                 try:
                     fields = parse_yume_label_file(label_file)
                     keys, mouse = fields.get("keys"), fields.get("mouse")
-                except UnicodeDecodeError:
-                    pass  # surfaced as a caption problem below
+                except UnicodeDecodeError as e:
+                    problem = f"{label_file}: label file is not valid UTF-8 (byte at offset {e.start})"
+                except OSError as e:
+                    problem = f"{label_file}: cannot read the label file ({e.strerror})"
             items.append(
                 InputItem(
                     index=len(items),
@@ -173,6 +195,7 @@ def _scan_yume_layout(root: Path) -> list[InputItem]:
                     source="yume",
                     stated_keys=keys,
                     stated_mouse=mouse,
+                    problem=problem,
                 )
             )
     return items

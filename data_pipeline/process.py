@@ -96,6 +96,12 @@ def process_item(item: InputItem, config: BuildConfig, out_root: Path | None = N
         raise Quarantine("probe", str(e)) from None
     if not 0 < info.fps <= MAX_FPS:
         raise Quarantine("probe", f"{item.video}: implausible frame rate {info.fps}")
+    if info.num_frames < config.min_frames:
+        raise Quarantine(
+            "probe",
+            f"{item.video}: {info.num_frames} frame{'s' if info.num_frames != 1 else ''}; "
+            f"a clip needs at least {config.min_frames} (--min-frames)",
+        )
     caption = _read_caption(item)
     split = split_caption(caption) if caption is not None else None
     stated = _stated_action(item, split)
@@ -218,25 +224,35 @@ def _aligned_poses(item: InputItem, num_frames: int, fps: float, config: BuildCo
     n = len(c2w)
     if item.pose_fps:
         if item.pose_fps >= fps:  # denser poses: the pose nearest each frame
-            idx = np.minimum(np.round(np.arange(num_frames) * item.pose_fps / fps).astype(int), n - 1)
-            return c2w[idx], np.arange(num_frames), 1
+            idx = np.round(np.arange(num_frames) * item.pose_fps / fps).astype(int)
+            if idx[-1] > n - 1 + round(item.pose_fps / fps):  # the poses end before the video does
+                raise Quarantine("poses", _misaligned(item, n, num_frames, f"at pose_fps {item.pose_fps}"))
+            return c2w[np.minimum(idx, n - 1)], np.arange(num_frames), 1
         step = fps / item.pose_fps
         frames = np.round(np.arange(n) * step).astype(int)
+        if abs(frames[-1] - (num_frames - 1)) > step:  # the poses must span the video, within one pose
+            raise Quarantine("poses", _misaligned(item, n, num_frames, f"at pose_fps {item.pose_fps}"))
         keep = frames < num_frames
         return c2w[keep], frames[keep], max(1, int(round(step)))
     if abs(n - num_frames) <= 1:
         m = min(n, num_frames)
         return c2w[:m], np.arange(m), 1
-    for k in range(2, 9):  # poses recorded every k frames, or k poses per frame
-        if abs(n * k - num_frames) <= k:
+    # Without pose_fps only a count that an integer sampling stride explains, within one pose, is taken:
+    # 41 poses for 81 frames is one every 2 frames; 40 for 81 is half a path, not a stride.
+    for k in range(2, 9):
+        if n in (-(-num_frames // k), (num_frames - 1) // k + 1):  # poses at frames 0, k, 2k, ...
             frames = np.arange(n) * k
-            keep = frames < num_frames
-            return c2w[keep], frames[keep], k
-        if abs(num_frames * k - n) <= k:
+            return c2w, frames, k
+        if abs(num_frames * k - n) <= 1 or n == (num_frames - 1) * k + 1:  # k poses per frame
             sub = c2w[::k][:num_frames]
             return sub, np.arange(len(sub)), 1
-    raise Quarantine(
-        "poses", f"{item.poses}: {n} poses for {num_frames} frames (not aligned and not an integer resampling)"
+    raise Quarantine("poses", _misaligned(item, n, num_frames, "and no pose_fps in the manifest"))
+
+
+def _misaligned(item: InputItem, poses: int, frames: int, how: str) -> str:
+    return (
+        f"{item.poses}: {poses} poses for {frames} frames {how} (not one per frame, not an integer stride "
+        "that spans the video; give pose_fps in the manifest)"
     )
 
 

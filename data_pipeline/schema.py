@@ -116,10 +116,9 @@ def schema_features() -> dict[str, str]:
 
 
 def write_json_atomic(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False) + "\n", encoding="utf-8")
-    tmp.replace(path)
+    from yumebench.files import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False, sort_keys=False, allow_nan=False) + "\n")
 
 
 def data_files(root: str | Path) -> list[Path]:

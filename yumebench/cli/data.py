@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from yumebench.cli._common import err_console, fail
+from yumebench.cli._common import err_console, fail, fail_io
 from yumebench.poses import (
     ROTATION_THRESHOLD,
     TRANSLATION_THRESHOLD,
@@ -104,9 +104,11 @@ def build(
     and first frames, as parquet (data/), meta/info.json, meta/stats.json and quarantine.jsonl.
 
     Bad inputs (undecodable video, missing or NaN poses, pose/frame count mismatch, empty or non-UTF-8
-    caption, duplicates) go to quarantine.jsonl with a one-line reason; the rest is built. The exit
-    code is the number of quarantined inputs (at most 100). Rerunning the same command after an
-    interruption resumes; the same inputs and flags give byte-identical parquet.
+    caption, duplicates, a video shorter than --min-frames) go to quarantine.jsonl with a one-line
+    reason; the rest is built. Exit codes: 0 every input used; 1 some quarantined (listed); 2 bad
+    input or flags (no inputs, unreadable manifest); 3 the output cannot be written (read-only, full
+    disk). Rerunning the same command after an interruption resumes; the same inputs and flags give
+    byte-identical parquet.
 
     Example: yumebench data build manifest.csv --out dataset --workers 2
     """
@@ -145,12 +147,16 @@ def build(
         )
     except (ValueError, InputError, BuildError) as e:
         fail(str(e))
+    except OSError as e:
+        fail_io(e)
     for q in report.quarantine:
         err_console.print(f"quarantined [{q['stage']}] {q['reason']}", markup=False)
+    used = report.num_inputs - report.num_quarantined
     typer.echo(
-        f"{report.num_clips} clips from {report.num_inputs - report.num_quarantined} of {report.num_inputs} inputs "
-        f"({report.num_skipped} already done, {report.num_quarantined} quarantined, "
-        f"{report.caption_conflicts} clips whose caption contradicts the poses) -> {out}"
+        f"{report.num_clips} clips from {used - report.inputs_without_clips} of {report.num_inputs} inputs "
+        f"({report.inputs_without_clips} used but too short for a clip, {report.num_quarantined} quarantined, "
+        f"{report.num_skipped} done by an earlier run, {report.caption_conflicts} clips whose caption contradicts "
+        f"the poses) -> {out}"
     )
     raise typer.Exit(exit_code(report))
 
