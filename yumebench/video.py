@@ -10,6 +10,8 @@ is missing.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import math
 import os
@@ -154,13 +156,15 @@ def _chunks_decord(path: Path, num_frames: int, chunk: int, position: int):
     import decord
 
     try:
-        vr = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
+        with _native_quiet():
+            vr = decord.VideoReader(str(path), ctx=decord.cpu(0), num_threads=1)
     except Exception as e:
         raise VideoError(_short(e)) from None
     for start in range(position, num_frames, chunk):
         idx = list(range(start, min(start + chunk, num_frames)))
         try:
-            frames = vr.get_batch(idx).asnumpy()
+            with _native_quiet():
+                frames = vr.get_batch(idx).asnumpy()
         except Exception as e:
             raise VideoError(_short(e)) from None
         yield start, frames
@@ -169,7 +173,8 @@ def _chunks_decord(path: Path, num_frames: int, chunk: int, position: int):
 def _chunks_opencv(path: Path, num_frames: int, chunk: int, position: int):
     import cv2
 
-    cap = cv2.VideoCapture(str(path))
+    with _native_quiet():
+        cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         raise VideoError("OpenCV cannot open it")
     try:
@@ -421,11 +426,40 @@ def _read_opencv(path: Path, idx: list[int]) -> np.ndarray:
         cap.release()
 
 
+@contextlib.contextmanager
+def _native_quiet():
+    """Native decoders (decord's dmlc log, FFmpeg inside decord and OpenCV) print 2-3 lines to file
+    descriptor 2 for every bad file, before the project's own one-line error; point fd 2 at /dev/null
+    while they run. Python-level errors still come back as exceptions."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr at all
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _quiet(fn):
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with _native_quiet():
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
 def _short(e: Exception) -> str:
     text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
     return text[:160]
 
 
-_PROBES = {"decord": _probe_decord, "opencv": _probe_opencv}
-_READERS = {"decord": _read_decord, "opencv": _read_opencv}
+_PROBES = {"decord": _quiet(_probe_decord), "opencv": _quiet(_probe_opencv)}
+_READERS = {"decord": _quiet(_read_decord), "opencv": _quiet(_read_opencv)}
 _CHUNKERS = {"decord": _chunks_decord, "opencv": _chunks_opencv}

@@ -7,25 +7,26 @@ only what is missing. Deterministic: results are assembled in spec order, whatev
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
 import json
 import math
-import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
 
 from yumebench import __version__
-from yumebench.bench.spec import SpecItem, read_spec
+from yumebench.bench.spec import SpecError, SpecItem, read_spec
+from yumebench.files import atomic_write, atomic_write_text, ensure_writable, sweep_stale_temporaries
 from yumebench.metrics import DIMENSIONS, Dimension, MissingWeights
-from yumebench.result_schema import SCHEMA_VERSION
+from yumebench.result_schema import SCHEMA_VERSION, finite_or_none
 from yumebench.video import VideoError, read_frames
+from yumebench.worker_pool import worker_pool
 
 
 @dataclass
@@ -157,6 +158,9 @@ def score_group(
                     entries.append(_error_entry(e))
         share = (time.perf_counter() - t0) / len(members)
         for k, entry in zip(members, entries, strict=True):
+            value = entry.get("video_results")
+            if isinstance(value, float) and not math.isfinite(value):  # never a NaN in the results
+                entry = {**entry, "video_results": None, "error": f"{name} gave a non-finite score ({value})"}
             results[k]["entries"][name] = entry
             results[k]["seconds"][name] = share
     return results
@@ -166,6 +170,12 @@ def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: Ben
     config = config or BenchConfig()
     spec, videos, out = Path(spec), Path(videos), Path(out)
     items, failed = read_spec(spec)
+    if not videos.is_dir():
+        raise SpecError(f"{videos}: videos folder not found")
+    # before any scoring: the results must be writable (a read-only or missing folder fails here, in one
+    # line, not after an hour of scoring), and what killed runs left behind goes
+    ensure_writable(out.parent)
+    sweep_stale_temporaries(out.parent)
     kwargs = config.dimension_kwargs()
     dims: dict[str, Dimension] = {}
     skipped: dict[str, str] = {}
@@ -204,7 +214,7 @@ def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: Ben
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(todo), unit="video", desc="bench", disable=not config.progress)
-    with cache_path.open("a", encoding="utf-8") as cache_file:
+    with _named_errors(cache_path), cache_path.open("a", encoding="utf-8") as cache_file:
 
         def collect(item: SpecItem, keys: dict, result: dict) -> None:
             if "error" in result:
@@ -232,7 +242,7 @@ def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: Ben
                 for (item, _, _, keys), result in zip(group, score_group(jobs(group), kwargs, dims), strict=True):
                     collect(item, keys, result)
         else:
-            with ProcessPoolExecutor(config.workers, mp_context=get_context("spawn")) as pool:
+            with worker_pool(config.workers) as pool:
                 futures = {pool.submit(score_group, jobs(group), kwargs): group for group in groups}
                 for fut in as_completed(futures):
                     for (item, _, _, keys), result in zip(futures[fut], fut.result(), strict=True):
@@ -251,7 +261,7 @@ def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: Ben
             entry = entries[item.id][n]
             rows.append({"video_path": str(videos / item.video), "id": item.id, **entry})
         score = dim.aggregate(rows)
-        results[n] = [None if math.isnan(score) else score, rows]
+        results[n] = [score if math.isfinite(score) else None, rows]
     results["meta"] = {
         "schema_version": SCHEMA_VERSION,
         "toolkit_version": __version__,
@@ -280,15 +290,28 @@ def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: Ben
 
 
 def _write_outputs(results: dict, out: Path, names: list[str]) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(json.dumps(results, ensure_ascii=False, indent=1, default=float) + "\n", encoding="utf-8")
-    os.replace(tmp, out)
+    text = json.dumps(finite_or_none(results), ensure_ascii=False, indent=1, default=float, allow_nan=False)
+    atomic_write_text(out, text + "\n")
     table: dict[str, dict] = {}
     for n in names:
         for row in results[n][1]:
             table.setdefault(row["id"], {"id": row["id"], "video_path": row["video_path"]})[n] = row["video_results"]
-    with out.with_suffix(".csv").open("w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=["id", "video_path", *names])
-        writer.writeheader()
-        writer.writerows(table.values())
+
+    def write_csv(tmp: Path) -> None:
+        with tmp.open("w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=["id", "video_path", *names])
+            writer.writeheader()
+            writer.writerows(table.values())
+
+    atomic_write(out.with_suffix(".csv"), write_csv)
+
+
+@contextlib.contextmanager
+def _named_errors(path: Path):
+    """An OSError while appending to ``path`` (a full disk) names ``path``."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None:
+            raise OSError(e.errno, e.strerror, str(path)) from None
+        raise

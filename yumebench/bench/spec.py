@@ -80,6 +80,10 @@ def read_spec(path: str | Path) -> tuple[list[SpecItem], list[dict]]:
         lines = path.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError:
         raise SpecError(f"{path}: not UTF-8 text") from None
+    except IsADirectoryError:
+        raise SpecError(f"{path}: is a folder, not a spec file") from None
+    except OSError as e:
+        raise SpecError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
     items, errors, seen = [], [], set()
     for n, text in enumerate(lines, start=1):
         if not text.strip():
@@ -106,4 +110,6 @@ def read_spec(path: str | Path) -> tuple[list[SpecItem], list[dict]]:
 
 
 def write_spec(items: list[dict], path: str | Path) -> None:
-    Path(path).write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items), encoding="utf-8")
+    from yumebench.files import atomic_write_text
+
+    atomic_write_text(path, "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))

@@ -57,3 +57,26 @@ def spec_from_suite(name: str, videos: str | Path) -> tuple[list[dict], list[str
         else:
             missing.append(item["id"])
     return present, missing
+
+
+def suite_items(name: str, config: str = "yume1.5-5b") -> list[dict]:
+    """What a generator needs for each item before any video exists: the suite's item (id, file name,
+    prompt, image, segments), its protocol and a ``yumebench model generate`` command line that makes
+    ``<id>.mp4`` (block by block, one commanded action per 32-frame chunk)."""
+    import shlex
+
+    suite = load_suite(name)
+    protocol = suite["protocol"]
+    out = []
+    for item in suite["items"]:
+        actions = ";".join(f"{s['keys']},{s['mouse']}" for s in item["segments"])
+        command = [
+            "yumebench", "model", "generate", "--config", config, "--weights", "CKPT",
+            "--prompt", item["prompt"], "--actions", actions,
+            "--resolution", f"{protocol['height']}x{protocol['width']}", "--out", item["video"],
+        ]  # fmt: skip
+        # every Yume-Bench item is image-to-video: the first frame of a held-out Sekai clip or a rare-action
+        # screenshot (neither is redistributed: put it at <id>.jpg)
+        command[command.index("--prompt") : command.index("--prompt")] = ["--image", f"{item['id']}.jpg"]
+        out.append({**item, "image_file": f"{item['id']}.jpg", "protocol": protocol, "command": shlex.join(command)})
+    return out

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from yumebench.cli._common import err_console, fail
+from yumebench.cli._common import EXIT_FAILED, EXIT_OK, err_console, fail, fail_io
 
 app = typer.Typer(
     help=(
@@ -53,7 +53,9 @@ def run(
 
     Writes OUT (VBench's layout: {dim: [score, [per-video entries]]} plus "meta") and OUT with .csv.
     Bad items (missing or corrupt video, malformed line, segment past the end, unknown action) get one
-    line each and the rest is scored; the exit code is the number of failed items (at most 100).
+    line each and the rest is scored. Exit codes: 0 all scored; 1 some items failed (listed, and in
+    meta.failed); 2 bad input (no usable spec, unknown dimension); 3 the output cannot be written (a
+    read-only folder, a full disk). The output folder is checked before scoring starts.
 
     Example: yumebench bench run --spec spec.jsonl --videos generated/ --out results.json
     """
@@ -81,13 +83,17 @@ def run(
         report = run_bench(spec, videos, out, config)
     except SpecError as e:
         fail(str(e))
+    except OSError as e:
+        fail_io(e)
     for f in report.failed:
         err_console.print(f"failed {f['id']}: {f['error']}", markup=False)
     for name, why in report.skipped.items():
         err_console.print(f"skipped {name}: {why}", markup=False)
     _print_summary(report.results)
     typer.echo(f"results: {out} and {out.with_suffix('.csv')}")
-    raise typer.Exit(min(len(report.failed), 100))
+    if report.failed:
+        err_console.print(f"{len(report.failed)} items could not be scored (listed above and in meta.failed)")
+    raise typer.Exit(EXIT_FAILED if report.failed else EXIT_OK)
 
 
 UNSCORED_SHOWN = 20
@@ -141,8 +147,39 @@ def spec(
         fail(str(e.args[0]))
     if not items:
         fail(f"{videos}: none of the {len(missing)} {suite} videos (<id>.mp4) is there")
-    write_spec(items, out)
+    try:
+        write_spec(items, out)
+    except OSError as e:
+        fail_io(e)
     typer.echo(f"{out}: {len(items)} items" + (f"; missing videos: {', '.join(missing)}" if missing else ""))
+
+
+@app.command()
+def suite(
+    name: str = typer.Argument("yume-bench", help="Suite name (yumebench/suites/)."),
+    out: Path = typer.Option(Path("suite.jsonl"), help="JSONL to write: one item per video to generate."),
+    config: str = typer.Option("yume1.5-5b", help="--config of the generate command lines written beside each item."),
+) -> None:
+    """Write what a generator needs before any video exists: per item its id, the video file name to
+    write (<id>.mp4), prompt, first image, the commanded segments (frame ranges and actions), the
+    protocol (resolution, fps, frames) and a ready 'yumebench model generate' command line.
+
+    Example: yumebench bench suite yume-bench --out suite.jsonl
+    """
+    import json
+
+    from yumebench.bench.suites import suite_items
+    from yumebench.files import atomic_write_text
+
+    try:
+        items = suite_items(name, config)
+    except KeyError as e:
+        fail(str(e.args[0]))
+    try:
+        atomic_write_text(out, "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))
+    except OSError as e:
+        fail_io(e)
+    typer.echo(f"{out}: {len(items)} items of {name}; generate <id>.mp4 for each, then 'bench spec --videos DIR'")
 
 
 @app.command()
@@ -192,4 +229,6 @@ def report(
         page = write_report(results, out)
     except ResultsError as e:
         fail(str(e))
+    except OSError as e:
+        fail_io(e)
     typer.echo(f"wrote {page}")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from yumebench.cli._common import err_console, fail
+from yumebench.cli._common import err_console, fail, fail_io, text_arg_or_fail, writable_or_fail
 
 app = typer.Typer(
     help=(
@@ -111,8 +111,12 @@ def generate(
     from yume_model.pipeline import GenerationError, block_segments, parse_events
     from yume_model.sampling import SamplerConfig
     from yumebench.actions import ActionError, parse_action_sequence
-    from yumebench.video import write_mp4
+    from yumebench.files import atomic_write_text
+    from yumebench.video import VideoError, write_mp4
 
+    for value, flag in ((prompt, "--prompt"), (events, "--events"), (actions, "--actions")):
+        text_arg_or_fail(value, flag)  # before the model loads, not when the spec line is written
+    writable_or_fail(out.parent)
     if dtype not in DTYPES:
         fail(f"--dtype {dtype!r}: expected float32, bfloat16 or float16")
     if wording not in ("yume", "paper", "5b"):
@@ -159,7 +163,13 @@ def generate(
             bar.update(1)
             yield from block.frames
 
-    write_mp4(out, frames(), pipe.config.fps)
+    try:
+        write_mp4(out, frames(), pipe.config.fps)
+    except VideoError as e:
+        cause = e.__cause__
+        if isinstance(cause, OSError):
+            fail_io(OSError(cause.errno, cause.strerror, str(out)))
+        fail(str(e))
     bar.close()
     spec_line = {
         "id": out.stem,
@@ -180,7 +190,10 @@ def generate(
         },
     }
     spec_path = out.with_suffix(".jsonl")
-    spec_path.write_text(json.dumps(spec_line, ensure_ascii=False) + "\n", encoding="utf-8")
+    try:
+        atomic_write_text(spec_path, json.dumps(spec_line, ensure_ascii=False) + "\n")
+    except OSError as e:
+        fail_io(e)
     n_frames = 1 + pipe.config.frames_per_block * len(parsed)
     err_console.print(f"wrote {out} ({n_frames} frames, {len(parsed)} blocks) and {spec_path}")
 
