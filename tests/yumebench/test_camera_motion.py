@@ -83,7 +83,7 @@ def test_essential_picks_the_decomposition_in_front_of_both_cameras(direction):
     focal = 230.0
     step = np.array(direction, float) / np.linalg.norm(direction) * 0.05
     p1, p2 = _views(_scene(rng), _per_frame(0.5), step, 8, focal, 0.1, rng)
-    _, r_e, t_e, vote = cm.essential(p1, p2, focal, CENTER)
+    _, r_e, t_e, vote, _ = cm.essential(p1, p2, focal, CENTER)
     centre2 = -r_e.T @ t_e
     assert vote > 0.9
     assert np.dot(centre2 / np.linalg.norm(centre2), step / np.linalg.norm(step)) > 0.95
@@ -110,7 +110,7 @@ def test_joint_fit_recovers_the_motion_where_one_window_alone_is_wrong():
             p2[:m] = p1[:m] + np.array([-9.0, 0.5]) + rng.normal(0, 0.2, (m, 2))
         windows.append(cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1]))
         sigmas.append(np.full(len(p1), 0.2))
-        _, r_e, t_e, _ = cm.essential(p1, p2, focal, CENTER)
+        _, r_e, t_e, _, _ = cm.essential(p1, p2, focal, CENTER)
         if k == 0:
             assert cm.per_frame_euler(r_e.T, 8)[0] > -0.6  # alone, the corrupted window is wrong
         candidates.append((r_e.T, -r_e.T @ t_e / np.linalg.norm(t_e), 8))
@@ -138,4 +138,10 @@ def test_noise_sigma_and_evidence():
     black = np.zeros((180, 320), np.float32)
     pts, strength = cm.detect_features(np.zeros((180, 320), np.uint8), black, cm.MotionConfig())
     assert len(pts) == 0 and len(strength) == 0
-    assert math.isclose(cm.track_noise_scale(np.array([100.0, 25.0, 100.0]))[1], 2.0)
+    # a corner is pinned both ways, a point on a horizontal edge slides along it
+    corner, edge = np.diag([100.0, 100.0]), np.diag([1.0, 400.0])
+    cov = cm.track_covariance(np.stack([corner, corner, edge]))
+    assert np.allclose(cov[0], np.eye(2))
+    assert math.isclose(cov[2][0, 0], 16.0) and cov[2][1, 1] < 0.3  # x: along the edge (clipped at 4^2)
+    slide = np.array([[3.0, 0.0]])
+    assert cm.mahalanobis(slide, cov[2:]) < 1.0 < cm.mahalanobis(slide, cov[:1])

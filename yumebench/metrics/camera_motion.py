@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 import cv2
 import numpy as np
@@ -155,21 +155,24 @@ def noise_sigma(raw: np.ndarray) -> float:
 
 
 def detect_features(tracking: np.ndarray, raw: np.ndarray, config: MotionConfig) -> tuple[np.ndarray, np.ndarray]:
-    """Corners (N, 1, 2) float32 and their strengths (N,): strongest first within each grid cell, only
-    those whose strength stands clear of the frame's noise."""
+    """Corners (N, 1, 2) float32 and their structure tensors (N, 2, 2): strongest first within each
+    grid cell, only those whose strength (the tensor's smaller eigenvalue) stands clear of the frame's
+    noise."""
+    none = np.zeros((0, 1, 2), np.float32), np.zeros((0, 2, 2))
     pts = cv2.goodFeaturesToTrack(tracking, 3 * config.max_corners, qualityLevel=0.001, minDistance=6, blockSize=7)
     if pts is None:
-        return np.zeros((0, 1, 2), np.float32), np.zeros(0)
+        return none
     blurred = cv2.GaussianBlur(raw, (3, 3), 0.8)
-    strength_map = cv2.cornerMinEigenVal(blurred, 7, 3)
+    eig = cv2.cornerEigenValsAndVecs(blurred, 7, 3)  # (h, w, 6): l1, l2, x1, y1, x2, y2
     xy = pts[:, 0]
     h, w = raw.shape
     ix = np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)
     iy = np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1)
-    strength = strength_map[iy, ix]
+    e = eig[iy, ix].astype(np.float64)
+    strength = np.minimum(e[:, 0], e[:, 1])
     floor = max(config.min_strength, config.noise_strength * noise_sigma(raw) ** 2)
     keep = strength >= floor
-    xy, strength, ix, iy = xy[keep], strength[keep], ix[keep], iy[keep]
+    xy, strength, ix, iy, e = xy[keep], strength[keep], ix[keep], iy[keep], e[keep]
     rows, cols = config.grid
     cell = (iy * rows // h) * cols + (ix * cols // w)
     order = np.lexsort((-strength, cell))
@@ -178,7 +181,11 @@ def detect_features(tracking: np.ndarray, raw: np.ndarray, config: MotionConfig)
     rank = np.arange(len(order)) - first
     quota = math.ceil(config.max_corners / (rows * cols))
     chosen = np.sort(order[rank < quota])
-    return xy[chosen].reshape(-1, 1, 2).astype(np.float32), strength[chosen].astype(np.float64)
+    e = e[chosen]
+    v1, v2 = e[:, 2:4], e[:, 4:6]
+    outer1, outer2 = np.einsum("ni,nj->nij", v1, v1), np.einsum("ni,nj->nij", v2, v2)
+    tensors = e[:, 0, None, None] * outer1 + e[:, 1, None, None] * outer2
+    return xy[chosen].reshape(-1, 1, 2).astype(np.float32), tensors
 
 
 _LK = dict(winSize=(15, 15), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.02))
@@ -187,14 +194,14 @@ _LK = dict(winSize=(15, 15), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.T
 def track_window(
     grey: GreyFrames, start: int, end: int, config: MotionConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Correspondences (N, 2) between frames ``start`` and ``end`` and each track's corner strength:
-    tracks followed frame to frame (small steps track reliably), then one direct LK step from first to
-    last frame removes the drift that chaining accumulates."""
+    """Correspondences (N, 2) between frames ``start`` and ``end`` and each track's structure tensor
+    (N, 2, 2): tracks followed frame to frame (small steps track reliably), then one direct LK step from
+    first to last frame removes the drift that chaining accumulates."""
     frames = grey.tracking
     pts, strength = detect_features(frames[start], grey.raw[start], config)
     empty = np.zeros((0, 2))
     if len(pts) == 0:
-        return empty, empty, np.zeros(0)
+        return empty, empty, np.zeros((0, 2, 2))
     h, w = frames[start].shape
     alive = np.ones(len(pts), bool)
     cur = pts
@@ -220,13 +227,44 @@ def track_window(
     return start_pts[:, 0].astype(np.float64), cur[:, 0].astype(np.float64), strength
 
 
-def track_noise_scale(strength: np.ndarray) -> np.ndarray:
-    """Each track's expected error relative to the window's median track: Lucas-Kanade's error scales as
-    1 / sqrt(smallest eigenvalue of the structure tensor), so tracks on weak texture (a dark sky, a
-    blurred edge) are trusted less. Clipped to [0.5, 4]."""
-    if len(strength) == 0:
-        return np.zeros(0)
-    return np.clip(np.sqrt(np.median(strength) / np.maximum(strength, 1e-9)), 0.5, 4.0)
+def track_covariance(tensors: np.ndarray) -> np.ndarray:
+    """Each track's error covariance (N, 2, 2) relative to the window's typical track. Lucas-Kanade's
+    error covariance is sigma^2 times the inverse structure tensor: a corner is pinned both ways, a point
+    on a long edge (a horizon, a roof line) slides along it (the aperture problem), a weak texture
+    (dark sky) is loose everywhere. Scaled so the median track has unit size; each direction's scale
+    clipped to [0.5, 4]."""
+    if len(tensors) == 0:
+        return np.zeros((0, 2, 2))
+    vals, vecs = np.linalg.eigh(tensors)
+    vals = np.maximum(vals, 1e-9)
+    typical = float(np.median(np.sqrt(vals[:, 0] * vals[:, 1])))
+    scale = np.clip(typical / vals, 0.25, 16.0)  # variances: (0.5 .. 4)^2
+    return np.einsum("nij,nj,nkj->nik", vecs, scale, vecs)
+
+
+def mahalanobis(residuals: np.ndarray, cov: np.ndarray) -> np.ndarray:
+    """|r| in units of each track's covariance (equal to |r| for the identity)."""
+    return np.sqrt(np.einsum("ni,nij,nj->n", residuals, np.linalg.inv(cov), residuals))
+
+
+def sampson_with_covariance(e: np.ndarray, n1: np.ndarray, n2: np.ndarray, cov: np.ndarray, focal: float) -> np.ndarray:
+    """The Sampson distance (pixels) with each track's covariance on both of its points (normalised
+    coordinates in, ``focal`` scales back): error across the epipolar line counts, error along a slide
+    direction of the track counts less. Equal to the plain Sampson error for the identity."""
+    h1 = np.column_stack([n1, np.ones(len(n1))])
+    h2 = np.column_stack([n2, np.ones(len(n2))])
+    ex1 = h1 @ e.T
+    etx2 = h2 @ e
+    num = np.sum(h2 * ex1, axis=1) ** 2
+    g2, g1 = ex1[:, :2], etx2[:, :2]
+    den = np.einsum("ni,nij,nj->n", g2, cov, g2) + np.einsum("ni,nij,nj->n", g1, cov, g1)
+    return focal * np.sqrt(num / np.maximum(den, 1e-18))
+
+
+def _covariances(w) -> np.ndarray:
+    if w.cov is not None and len(w.cov) == len(w.p1):
+        return w.cov
+    return np.tile(np.eye(2), (len(w.p1), 1, 1))
 
 
 def _bearings(pts: np.ndarray, focal: float, center: tuple[float, float]) -> np.ndarray:
@@ -249,32 +287,44 @@ def fit_rotation(b1: np.ndarray, b2: np.ndarray, iterations: int = 3) -> tuple[n
 
 
 def rotation_transfer(
-    p1: np.ndarray, p2: np.ndarray, focal: float, center: tuple[float, float]
+    p1: np.ndarray, p2: np.ndarray, focal: float, center: tuple[float, float], vectors: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The rotation-only model at ``focal``: (R with x2 ~ K R K^-1 x1, transfer errors in pixels)."""
+    """The rotation-only model at ``focal``: (R with x2 ~ K R K^-1 x1, transfer errors in pixels, or
+    the (N, 2) error vectors with ``vectors``)."""
     rot, _ = fit_rotation(_bearings(p1, focal, center), _bearings(p2, focal, center))
     rays = _bearings(p1, focal, center) @ rot.T
     z = np.maximum(rays[:, 2], 1e-6)
     proj = np.column_stack([focal * rays[:, 0] / z + center[0], focal * rays[:, 1] / z + center[1]])
-    return rot, np.linalg.norm(p2 - proj, axis=1)
+    return rot, (p2 - proj) if vectors else np.linalg.norm(p2 - proj, axis=1)
 
 
-def essential(p1: np.ndarray, p2: np.ndarray, focal: float, center: tuple[float, float], pose: bool = True):
-    """Robust (MAGSAC++) essential matrix: (Sampson errors in pixels, R, t, cheirality share) or
-    (None, None, None, 0). The RNG is reseeded per call, so results are repeatable."""
+class EssentialFit(NamedTuple):
+    errors: np.ndarray | None  # plain Sampson errors (pixels) of every point
+    rotation: np.ndarray | None  # R with x2 = R x1 + t (None without pose)
+    translation: np.ndarray | None
+    cheirality: float  # share of the points with parallax in front of both cameras
+    matrix: np.ndarray | None
+
+
+def essential(
+    p1: np.ndarray, p2: np.ndarray, focal: float, center: tuple[float, float], pose: bool = True
+) -> EssentialFit:
+    """Robust (MAGSAC++) essential matrix; every field None (cheirality 0) when there is none. The
+    RNG is reseeded per call, so results are repeatable."""
     n1, n2 = (p1 - center) / focal, (p2 - center) / focal
+    none = EssentialFit(None, None, None, 0.0, None)
     cv2.setRNGSeed(0)
     try:
         e_mat, mask = cv2.findEssentialMat(
             n1, n2, focal=1.0, pp=(0.0, 0.0), method=cv2.USAC_MAGSAC, prob=0.999, threshold=1.0 / focal
         )
     except cv2.error:  # USAC asserts on some degenerate point sets instead of returning no model
-        return None, None, None, 0.0
+        return none
     if e_mat is None or e_mat.shape != (3, 3):
-        return None, None, None, 0.0
+        return none
     errors = _sampson(e_mat, n1, n2) * focal
     if not pose:
-        return errors, None, None, 0.0
+        return EssentialFit(errors, None, None, 0.0, e_mat)
     inliers = mask[:, 0].astype(bool)
     r_a, r_b, t = cv2.decomposeEssentialMat(e_mat)
     # The four (R, t) candidates: the one that puts most points with parallax in front of both cameras.
@@ -283,7 +333,21 @@ def essential(p1: np.ndarray, p2: np.ndarray, focal: float, center: tuple[float,
     candidates = [(r, sign * t[:, 0]) for r in (r_a, r_b) for sign in (1.0, -1.0)]
     votes = [cheirality(n1[inliers], n2[inliers], r, tt, 0.5 / focal) for r, tt in candidates]
     best = int(np.argmax(votes))
-    return errors, candidates[best][0], candidates[best][1], votes[best]
+    return EssentialFit(errors, candidates[best][0], candidates[best][1], votes[best], e_mat)
+
+
+def window_evidence(w, focal: float, center, min_noise: float, fit: EssentialFit | None = None):
+    """(GRIC(rotation) - GRIC(essential), noise sigma, rotation-only R) of one window with residuals
+    whitened by each track's covariance; None when no essential matrix exists."""
+    fit = fit if fit is not None else essential(w.p1, w.p2, focal, center, pose=False)
+    if fit.matrix is None:
+        return None
+    rot, vectors = rotation_transfer(w.p1, w.p2, focal, center, vectors=True)
+    cov = _covariances(w)
+    n1, n2 = (w.p1 - center) / focal, (w.p2 - center) / focal
+    sampson = sampson_with_covariance(fit.matrix, n1, n2, cov, focal)
+    sigma = max(float(np.median(sampson)) / SAMPSON_MEDIAN, min_noise)
+    return gric_difference(mahalanobis(vectors, cov), sampson, sigma), sigma, rot
 
 
 def cheirality(n1: np.ndarray, n2: np.ndarray, rot: np.ndarray, t: np.ndarray, min_parallax: float) -> float:
@@ -392,7 +456,7 @@ class _Window:
     start: int
     kind: str  # unknown, static or moving
     center_y: float = 0.0  # the principal point's row (the image centre)
-    noise_scale: np.ndarray | None = None  # each track's expected error relative to the window's typical one
+    cov: np.ndarray | None = None  # (N, 2, 2) each track's error covariance relative to the typical one
 
 
 class OpenCVMotionEstimator:
@@ -411,16 +475,14 @@ class OpenCVMotionEstimator:
         out = []
         for b in range(start, end - 1, c.step):
             e = min(b + c.step, end - 1)
-            p1, p2, strength = track_window(grey, b, e, c)
+            p1, p2, tensors = track_window(grey, b, e, c)
             if len(p1) < c.min_points:
                 kind = "unknown"
             elif np.median(np.linalg.norm(p2 - p1, axis=1)) < c.static_flow_px * (e - b):
                 kind = "static"
             else:
                 kind = "moving"
-            out.append(
-                _Window(p1, p2, e - b, b, kind, (grey.tracking[b].shape[0] - 1) / 2, track_noise_scale(strength))
-            )
+            out.append(_Window(p1, p2, e - b, b, kind, (grey.tracking[b].shape[0] - 1) / 2, track_covariance(tensors)))
         return out
 
     def estimate_video(self, frames: np.ndarray, segments: list[tuple[int, int]]) -> list[SegmentMotion]:
@@ -470,15 +532,12 @@ class OpenCVMotionEstimator:
         focal = _focal_of(fov, width)
         windows_gric, angles, noise = [], [], []
         for w in moving:
-            rot, err = rotation_transfer(w.p1, w.p2, focal, center)
-            s, *_ = essential(w.p1, w.p2, focal, center, pose=False)
-            if s is None:
+            evidence = window_evidence(w, focal, center, c.min_noise_px)
+            if evidence is None:
                 continue
-            scale = w.noise_scale if w.noise_scale is not None else 1.0
-            sigma = max(float(np.median(s / scale)) / SAMPSON_MEDIAN, c.min_noise_px)
-            windows_gric.append(gric_difference(err, s, sigma * scale))
-            angles.append(_angle_deg(rot))
-            noise.append(sigma)
+            windows_gric.append(evidence[0])
+            noise.append(evidence[1])
+            angles.append(_angle_deg(evidence[2]))
         if not windows_gric:
             return {**base, "decision": "rotation", "fov": fov}
         # Summed over the segment's windows: evidence adds up, so parallax seen in every window counts.
@@ -491,12 +550,6 @@ class OpenCVMotionEstimator:
             "score": score,
             "noise": float(np.median(noise)),
         }
-
-    def _sigmas(self, w: _Window, sampson: np.ndarray) -> np.ndarray:
-        """Each track's noise sigma (analysis px): the window's, measured from the essential matrix's
-        Sampson errors, times the track's own scale (weak texture tracks worse)."""
-        scale = w.noise_scale if w.noise_scale is not None else np.ones(len(sampson))
-        return max(float(np.median(sampson / scale)) / SAMPSON_MEDIAN, self.config.min_noise_px) * scale
 
     def _motion(
         self, windows: list[_Window], d: dict, focal: float, center: tuple[float, float], fov: float
@@ -517,10 +570,12 @@ class OpenCVMotionEstimator:
             if decision == "rotation":
                 pairs.append(PairMotion("rotation", rot_k.T, np.zeros(3), n, rot_res, 0.0, flow, w.frames))
                 continue
-            errors, r_e, t_e, cheirality = essential(w.p1, w.p2, focal, center)
-            ess_res = float(np.median(errors)) if errors is not None else math.inf
-            if errors is not None:
-                sigmas[w.start] = self._sigmas(w, errors)
+            fit = essential(w.p1, w.p2, focal, center)
+            r_e, t_e = fit.rotation, fit.translation
+            ess_res = float(np.median(fit.errors)) if fit.errors is not None else math.inf
+            evidence = window_evidence(w, focal, center, c.min_noise_px, fit) if fit.matrix is not None else None
+            if evidence is not None:
+                sigmas[w.start] = evidence[1]
             # A decomposition is degenerate when this window shows no parallax of its own (pure rotation
             # admits any translation and the twisted-pair rotation), when the cheirality vote is split, or
             # when its rotation strays from the rotation-only fit further than any parallax could push
@@ -528,8 +583,9 @@ class OpenCVMotionEstimator:
             flow_deg = math.degrees(flow / focal)
             degenerate = (
                 r_e is None
-                or gric_difference(transfer, errors, sigmas[w.start]) <= c.gric_margin * n
-                or cheirality < c.min_cheirality
+                or evidence is None
+                or evidence[0] <= c.gric_margin * n
+                or fit.cheirality < c.min_cheirality
                 or _angle_deg(r_e @ rot_k.T) > 10.0 + 2.0 * (_angle_deg(rot_k) + flow_deg)
             )
             if degenerate:
@@ -607,7 +663,7 @@ def motion_hypotheses(p1: np.ndarray, p2: np.ndarray, frames: int, focal: float,
 
 
 def constant_motion_fit(
-    windows: list, sigmas: list[np.ndarray], candidates: list[tuple], focal: float, center: tuple[float, float]
+    windows: list, sigmas: list[float], candidates: list[tuple], focal: float, center: tuple[float, float]
 ) -> tuple[np.ndarray, np.ndarray] | None:
     """One per-frame motion (rotation, unit direction) for all of a segment's windows: a segment is
     one commanded action, so its motion is near constant. Each window's decomposition proposes a motion;
@@ -621,9 +677,8 @@ def constant_motion_fit(
     normed = [((w.p1 - center) / focal, (w.p2 - center) / focal, w.frames) for w in windows]
     h1 = np.concatenate([np.column_stack([n1, np.ones(len(n1))]) for n1, _, _ in normed])
     h2 = np.concatenate([np.column_stack([n2, np.ones(len(n2))]) for _, n2, _ in normed])
-    weight = focal / np.concatenate(
-        [np.broadcast_to(s, (len(n1),)) for (n1, _, _), s in zip(normed, sigmas, strict=True)]
-    )
+    weight = focal / np.concatenate([np.full(len(n1), s) for (n1, _, _), s in zip(normed, sigmas, strict=True)])
+    cov = np.concatenate([_covariances(w) for w in windows])
     which = np.concatenate([np.full(len(n1), i) for i, (n1, _, _) in enumerate(normed)])
     lengths = sorted({k for _, _, k in normed})
 
@@ -637,7 +692,8 @@ def constant_motion_fit(
         ex1 = np.einsum("nij,nj->ni", e, h1)
         etx2 = np.einsum("nji,nj->ni", e, h2)
         num = np.einsum("ni,ni->n", h2, ex1) ** 2
-        den = ex1[:, 0] ** 2 + ex1[:, 1] ** 2 + etx2[:, 0] ** 2 + etx2[:, 1] ** 2
+        g2, g1 = ex1[:, :2], etx2[:, :2]
+        den = np.einsum("ni,nij,nj->n", g2, cov, g2) + np.einsum("ni,nij,nj->n", g1, cov, g1)
         return np.sqrt(num / np.maximum(den, 1e-18)) * weight
 
     proposals = [_per_frame(rot, direction, k) for rot, direction, k in candidates]
