@@ -350,8 +350,28 @@ def train_self_forcing(
     shift: float = typer.Option(5.0, help="Few-step schedule shift."),
     lr_generator: float = typer.Option(2e-6, help="Generator learning rate."),
     lr_critic: float = typer.Option(4e-7, help="Fake-score learning rate."),
-    generator_every: int = typer.Option(5, min=1, help="Generator update every N iterations (critic: every one)."),
-    real_guidance: float = typer.Option(1.0, help="CFG scale on the real score (1: none)."),
+    generator_every: int = typer.Option(
+        5, min=1, help="Generator update every N iterations, critic every one (Self-Forcing: dfake_gen_update_ratio 5)."
+    ),
+    real_guidance: float = typer.Option(
+        3.0,
+        help="CFG on the real score as Self-Forcing writes it: cond + G * (cond - uncond); 0 = none "
+        "(Self-Forcing: guidance_scale 3.0; Wan's convention uncond + w * (cond - uncond) is w = G + 1).",
+    ),
+    negative_prompt: str = typer.Option(
+        None,
+        help="Unconditional text of the guidance, encoded by umT5 (default: Wan's negative prompt, as Self-Forcing).",
+    ),
+    exit_step: str = typer.Option(
+        "per-rollout",
+        help="per-rollout: one exit step for every chunk of a rollout (Self-Forcing: same_step_across_blocks); "
+        "per-chunk: one each. Drawn on rank 0 and broadcast either way.",
+    ),
+    critic_data: str = typer.Option(
+        "fresh", help="fresh: the critic trains on its own batch and rollout (Self-Forcing); same: on the generator's."
+    ),
+    ema_decay: float = typer.Option(0.99, help="Generator EMA decay (Self-Forcing: ema_weight 0.99); 0 = off."),
+    ema_start: int = typer.Option(200, min=0, help="Step the EMA starts at (Self-Forcing: ema_start_step 200)."),
     resolution: str = typer.Option("64x96", help="HEIGHTxWIDTH."),
     num_frames: int = typer.Option(33, help="Frames per dataset sample (first frame and text come from it)."),
     save_every: int = typer.Option(50, min=1, help="Checkpoint every N steps."),
@@ -364,7 +384,11 @@ def train_self_forcing(
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """Self-Forcing distillation with TSCM: the generator rolls out chunks from its own history with the
-    few-step schedule; DMD against a frozen real score and a trained fake score.
+    few-step schedule; DMD against a frozen real score and a trained fake score, both copies of the base
+    model (Yume1.5 §4.3). The recipe follows guandeh17/Self-Forcing @33593df: exit step shared by a
+    rollout's chunks and synchronised across ranks; DMD and critic noise levels uniform, shifted, then
+    clamped to [0.02, 0.98]; guided real score with the encoded negative prompt; critic on a fresh
+    batch; generator EMA 0.99 from step 200; the DMD target formed in float64.
 
     The result, OUT/final, is a pipeline folder that `yumebench model generate --weights OUT/final`
     runs with the few-step re-noising sampler it was trained with.
@@ -393,6 +417,11 @@ def train_self_forcing(
         lr_critic=lr_critic,
         generator_every=generator_every,
         real_guidance=real_guidance,
+        exit_step=exit_step,
+        critic_data=critic_data,
+        ema_decay=ema_decay,
+        ema_start=ema_start,
+        **({"negative_prompt": negative_prompt} if negative_prompt is not None else {}),
         resolution=_resolution(resolution),
         num_frames=num_frames,
         save_every=save_every,
