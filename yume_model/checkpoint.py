@@ -192,16 +192,21 @@ RELEASED_COARSE = {
     "patch_embedding_8x": 16,
     "patch_embedding_16x": 32,
 }
+# The released code's far-past reducer (48 -> 48 channels at (1,4,4)) -> the module holding it.
+RELEASED_FAR = "patch_embedding_2x_f"
 TSCM_PREFIX = "tscm."
 
 
 def _split_yume_state(state: dict[str, torch.Tensor]) -> tuple[dict, dict, dict]:
-    """DiT keys, coarse Patchify keys (by rate) and channel-branch keys of a Yume checkpoint."""
+    """DiT keys, Yume keys (coarse Patchify kernels by rate, the far-past reducer) and channel-branch
+    keys of a Yume checkpoint: the released 835-key set (825 Wan2.2 + 10) or a yumebench save."""
     dit, coarse, branch = {}, {}, {}
     for key, value in state.items():
         head, _, rest = key.partition(".")
-        if head in RELEASED_COARSE:
-            coarse[f"{RELEASED_COARSE[head]}.{rest}"] = value
+        if head == RELEASED_FAR:
+            coarse[f"far_reduce.{rest}"] = value
+        elif head in RELEASED_COARSE:
+            coarse[f"coarse_patch.{RELEASED_COARSE[head]}.{rest}"] = value
         elif key.startswith(TSCM_PREFIX):
             branch[key[len(TSCM_PREFIX) :]] = value
         else:
@@ -224,7 +229,7 @@ def load_yume(path: str | Path, tscm=None, dtype: torch.dtype = torch.float32, d
     dit_state, coarse, branch = _split_yume_state(state)
     model_dit = _load_dit_from_state(folder, dit_state, dtype)
     model = YumeTransformer(model_dit, tscm)
-    target = {f"coarse_patch.{k}": v for k, v in coarse.items()}
+    target = dict(coarse)
     if model.tscm.channel_branch:  # another history mode (full, sliding, spatial) runs without the branch
         target.update(branch)
     own = model.state_dict()
@@ -244,12 +249,13 @@ TSCM_CONFIG = "tscm_config.json"
 
 
 def read_tscm_config(folder: Path):
-    """The TSCM settings saved beside a yumebench checkpoint, else the defaults (a Wan or Yume release)."""
+    """The TSCM settings saved beside a yumebench checkpoint, else the released code's mode (a Wan or
+    Yume release: Yume-5B-720P ships no TSCM settings and runs the released layout)."""
     from yume_model.tscm import TSCMConfig
 
     path = folder / TSCM_CONFIG
-    if not path.exists():
-        return TSCMConfig()
+    if not path.exists():  # a Yume release (Yume-5B-720P has none) or a base Wan2.2 checkpoint
+        return TSCMConfig(mode="released")
     data = json.loads(path.read_text())
     data["tiers"] = [tuple(t) for t in data.get("tiers", TSCMConfig().tiers)]
     if "channel_patch" in data:
@@ -269,6 +275,8 @@ def save_yume(model, path: str | Path) -> Path:
         if key.startswith("coarse_patch."):
             rate, _, rest = key[len("coarse_patch.") :].partition(".")
             extra[f"{rate_to_name[int(rate)]}.{rest}"] = value.detach().contiguous().cpu()
+        elif key.startswith("far_reduce."):
+            extra[f"{RELEASED_FAR}.{key[len('far_reduce.') :]}"] = value.detach().contiguous().cpu()
         else:
             extra[TSCM_PREFIX + key] = value.detach().contiguous().cpu()
     save_file(extra, str(folder / "tscm.safetensors"))

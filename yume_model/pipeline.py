@@ -1,4 +1,7 @@
 """Block-autoregressive generation (Yume1.5 §4): T2V, I2V and event editing from a stream of actions.
+In ``released`` history mode the history is built and grows as the released sampler's
+(``fastvideo/sample/sample_5b.py``): I2V starts from 5 latents (the image repeated over 17 frames), T2V's
+block 0 makes 8 latents from no history, each block adds 8 (H = 5, 13, 21, ... or 8, 16, ...).
 
 Each block is ``block_latents`` (8) latent frames, 32 video frames at 16 fps, generated with its own
 action and event. Its history is every earlier latent, clean (timestep 0), compressed by TSCM inside
@@ -120,15 +123,23 @@ def parse_events(prompt: str, events: str | Sequence[str] | None, num_blocks: in
     return out
 
 
-def block_segments(actions: Sequence[Action], frames_per_block: int) -> list[dict]:
-    """Bench segments [start, end) per block (block 0 includes the first frame)."""
+def block_segments(
+    actions: Sequence[Action], frames_per_block: int, first_block_frames: int | None = None
+) -> list[dict]:
+    """Bench segments [start, end) per block. Block 0 has ``first_block_frames`` frames (default: the
+    first frame plus a block; a released-mode T2V block 0 decodes 8 latents to 29 frames)."""
+    first = 1 + frames_per_block if first_block_frames is None else first_block_frames
     segments = []
     for k, action in enumerate(actions):
-        start = 0 if k == 0 else 1 + frames_per_block * k
-        segments.append(
-            {"start": start, "end": 1 + frames_per_block * (k + 1), "keys": action.keys, "mouse": action.mouse}
-        )
+        start = 0 if k == 0 else first + frames_per_block * (k - 1)
+        end = first + frames_per_block * k
+        segments.append({"start": start, "end": end, "keys": action.keys, "mouse": action.mouse})
     return segments
+
+
+# The released sampler (fastvideo/sample/sample_5b.py): the image repeated over 17 frames, encoded apart
+# from the frames to generate, gives 5 history latents; T2V block 0 makes 8 latents and no history.
+RELEASED_IMAGE_FRAMES = 17
 
 
 class YumePipeline:
@@ -246,7 +257,30 @@ class YumePipeline:
             raise GenerationError(f"resolution {c.height}x{c.width} must be positive multiples of {multiple}")
         if image is not None and (image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8):
             raise GenerationError(f"the image must be RGB uint8 (H, W, 3), got {image.dtype} {image.shape}")
+        if self.released:
+            from yume_model.tscm import RELEASED_MAX_HISTORY
+
+            first = 5 if image is not None else 0
+            longest = first + c.block_latents * (len(parsed) - 1)
+            if longest > RELEASED_MAX_HISTORY:
+                raise GenerationError(
+                    f"{len(parsed)} blocks need {longest} history latents; the released model runs at most "
+                    f"{RELEASED_MAX_HISTORY} (its RoPE table ends there): at most "
+                    f"{(RELEASED_MAX_HISTORY - first) // c.block_latents + 1} blocks"
+                )
         return parsed, block_events
+
+    @property
+    def released(self) -> bool:
+        """The released Yume code's history (``tscm.mode == "released"``): sample_5b's history lengths."""
+        return self.transformer.tscm.mode == "released"
+
+    def first_block_frames(self, image: bool) -> int:
+        """Frames of block 0 in the output (with the first frame): 1 + 32, or 29 for a released T2V block
+        0 (8 latents decode to 1 + 4 x 7 frames)."""
+        if self.released and not image:
+            return FRAMES_PER_LATENT * (self.config.block_latents - 1) + 1
+        return 1 + self.config.frames_per_block
 
     def _text_contexts(self, actions: list[Action], events: list[str], cache_dir: str | Path | None):
         encoder = self.text_encoder
@@ -294,12 +328,13 @@ class YumePipeline:
         vae_dtype = next(self.vae.parameters()).dtype
         first_pixels = None
         if image is not None:
-            z0 = encode_image(self.vae, image, c.height, c.width).to(device, dtype)
+            repeat = RELEASED_IMAGE_FRAMES if self.released else 1
+            z0 = encode_image(self.vae, image, c.height, c.width, repeat).to(device, dtype)
             history.extend(z0)
-            first_pixels = decoder(z0.to(vae_dtype))
+            first_pixels = decoder(z0.to(vae_dtype))[:, :, -1:]  # the image itself (last of the repeats)
         try:
             for k, (action, event, ctx) in enumerate(zip(parsed, block_events, contexts, strict=True)):
-                n_latents = c.block_latents + (1 if k == 0 and image is None else 0)
+                n_latents = c.block_latents + (1 if k == 0 and image is None and not self.released else 0)
                 noise = torch.randn((1, z_dim, n_latents, h, w), generator=generator).to(device, dtype)
                 past, past_index = history.tensor, list(history.index)
 
@@ -311,7 +346,7 @@ class YumePipeline:
                 pixels = decoder(latents.to(vae_dtype))
                 if k == 0 and first_pixels is not None:
                     pixels = torch.cat([first_pixels, pixels], dim=2)
-                start = 0 if k == 0 else 1 + c.frames_per_block * k
+                start = 0 if k == 0 else self.first_block_frames(image is not None) + c.frames_per_block * (k - 1)
                 yield Block(k, action, event, start, to_uint8(pixels), latents.cpu())
         finally:
             decoder.close()

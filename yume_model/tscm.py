@@ -20,7 +20,12 @@ derived from the pretrained Patchify, so a base checkpoint behaves as a spatiall
 model at step 0 (tested).
 
 History modes for the paper's comparisons: ``tscm``, ``full`` (uncompressed), ``sliding`` (recent
-window only) and ``spatial`` (the released Yume code's tiers, no sampling, no channel branch).
+window only) and ``spatial`` (the released Yume code's tiers up to 86 latents, in this module's token
+layout). ``released`` reproduces the released Yume-5B-720P code exactly (stdstu12/YUME
+``wan23/modules/model.py``, golden-tested): its tiers for every history length, zero padding at the
+bottom and right, the coarse grid's own RoPE indices, temporal positions counting patchified frames,
+``patch_embedding_2x_f`` for the far past beyond 341 latents. The released code has no channel branch
+and no 1-in-32 sampling; those are the paper's text only (``tscm`` mode).
 """
 
 from __future__ import annotations
@@ -35,10 +40,17 @@ from torch import nn
 
 from yume_model.transformer import WanDiT, WanRMSNorm, apply_rope, grid_positions, rope_freqs, rope_table
 
+# The released code's RoPE table has 1024 temporal positions: a history of H latents uses H of them (3 for
+# H <= 2), the chunk 8 more, so H = 1016 is the longest history it runs (measured: 1017 fails in its RoPE;
+# beyond 1366 it has no tier at all).
+RELEASED_MAX_HISTORY = 1016
+
+HISTORY_MODES = ("tscm", "full", "sliding", "spatial", "released")
+
 
 @dataclass
 class TSCMConfig:
-    mode: str = "tscm"  # tscm | full | sliding | spatial
+    mode: str = "tscm"  # tscm | full | sliding | spatial | released
     # (largest distance in latent frames, spatial rate) for the recent history; Yume1.5 Eq. 3
     tiers: list[tuple[int, int]] = field(default_factory=lambda: [(2, 2), (6, 4), (23, 8)])
     far_rate: int = 16  # beyond the last tier ("coarser further back")
@@ -50,24 +62,75 @@ class TSCMConfig:
     channel_patch: tuple[int, int, int] = (8, 4, 4)
     channel_heads: int = 1
     use_channel: bool = True  # the channel branch (tscm mode only)
+    # how coarse Patchify kernels are derived where a checkpoint has none (a base Wan2.2 checkpoint):
+    # "official" (trilinear interpolation, no rescaling: the released code) or "average" (an average pool
+    # then the base kernel: FramePack's rule); default: official in released mode, average otherwise
+    coarse_init: str | None = None
 
     def __post_init__(self) -> None:
-        if self.mode not in ("tscm", "full", "sliding", "spatial"):
-            raise ValueError(f"unknown history mode {self.mode!r}; expected tscm, full, sliding or spatial")
+        if self.mode not in HISTORY_MODES:
+            raise ValueError(f"unknown history mode {self.mode!r}; expected {', '.join(HISTORY_MODES)}")
+        if self.coarse_init is None:
+            self.coarse_init = "official" if self.mode == "released" else "average"
+        if self.coarse_init not in ("official", "average"):
+            raise ValueError(f"coarse_init must be official or average, got {self.coarse_init!r}")
 
     @property
     def channel_branch(self) -> bool:
         return self.mode == "tscm" and self.use_channel
 
 
-def interpolate_patch_kernel(weight: torch.Tensor, rate: int, base: int = 2) -> torch.Tensor:
-    """Conv3d kernel (O, I, 1, base, base) -> (O, I, 1, rate, rate) applying the same map to the
-    average of each (rate/base)^2 block of base-sized patches."""
+def interpolate_patch_kernel(weight: torch.Tensor, rate: int, base: int = 2, method: str = "average") -> torch.Tensor:
+    """Conv3d kernel (O, I, 1, base, base) -> (O, I, 1, rate, rate).
+
+    ``average``: the same map applied to the average of each (rate/base)^2 block of base-sized patches.
+    ``official``: the released code's ``upsample_conv3d_weights_auto``, trilinear interpolation
+    (align_corners=False) without rescaling."""
     factor = rate // base
     if factor * base != rate:
         raise ValueError(f"rate {rate} is not a multiple of the base patch {base}")
+    if method == "official":
+        return F.interpolate(
+            weight.float(), size=(weight.shape[2], rate, rate), mode="trilinear", align_corners=False
+        ).to(weight.dtype)
     w = weight.repeat_interleave(factor, dim=3).repeat_interleave(factor, dim=4)
     return w / (factor * factor)
+
+
+def released_layout(h: int) -> list[tuple[int, list[int]]]:
+    """The released code's history tokens, in order: (kernel, history latent indices) per group, where
+    kernel is the spatial patch size (2, 4, 8, 16, 32) or -32 for the far past (``patch_embedding_2x_f``
+    at (1,4,4), then the (1,32,32) kernel). Small histories patchify a latent twice (H <= 2: the last
+    latent at 4 and at 2), as the released code does."""
+    if h == 0:
+        return []
+    if h > 1366:
+        raise ValueError(f"the released code has no tiers for {h} history latents (at most 1366)")
+
+    def middle(lo: int, back: int) -> list[int]:  # [1:-back], or the single latent -back when that is empty
+        return list(range(1, h - back)) if h - (back + 1) > 0 else [h - back]
+
+    if h <= 6:
+        return [(2, [0]), (4, middle(1, 1)), (2, [h - 1])]
+    if h <= 22:
+        return [(2, [0]), (8, middle(1, 5)), (4, list(range(h - 5, h - 3))), (2, list(range(h - 3, h)))]
+    recent = [(8, list(range(h - 21, h - 5))), (4, list(range(h - 5, h - 3))), (2, list(range(h - 3, h)))]
+    if h <= 86:
+        return [(2, [0]), (16, middle(1, 21)), *recent]
+    if h <= 342:
+        return [(4, [0]), (32, middle(1, 85)), (16, list(range(h - 85, h - 21))), *recent]
+    return [
+        (4, [0]),
+        (-32, middle(1, 341)),
+        (32, list(range(h - 341, h - 85))),
+        (16, list(range(h - 85, h - 21))),
+        *recent,
+    ]
+
+
+def pad_to(x: torch.Tensor, multiple: int) -> torch.Tensor:
+    """Zeros at the bottom and right up to a multiple of ``multiple`` (the released ``convpadd``)."""
+    return F.pad(x, (0, (-x.shape[-1]) % multiple, 0, (-x.shape[-2]) % multiple))
 
 
 def spatial_rate(distance: int, config: TSCMConfig) -> int:
@@ -98,6 +161,8 @@ def select_history(
         return [(i, 2) for i in range(max(0, num_history - config.sliding_window), num_history)]
     if config.mode == "spatial":
         return _released_tiers(num_history)
+    if config.mode == "released":
+        return [(i, abs(rate)) for rate, frames in released_layout(num_history) for i in frames]
     window = config.tiers[-1][0]
     kept = [(0, config.first_frame_rate)]
     recent = range(max(1, num_history - window), num_history)
@@ -197,11 +262,14 @@ class YumeTransformer(nn.Module):
         # released YUME code names them: patch_embedding_2x is the (1,4,4) kernel, ..., 16x the (1,32,32)).
         self.coarse_patch = nn.ModuleDict()
         for rate in (4, 8, 16, 32):
-            conv = nn.Conv3d(c.in_dim, c.dim, (1, rate, rate), (1, rate, rate))
-            with torch.no_grad():
-                conv.weight.copy_(interpolate_patch_kernel(dit.patch_embedding.weight, rate))
-                conv.bias.copy_(dit.patch_embedding.bias)
-            self.coarse_patch[str(rate)] = conv
+            self.coarse_patch[str(rate)] = nn.Conv3d(c.in_dim, c.dim, (1, rate, rate), (1, rate, rate))
+        # The released code's far-past reducer (its key: patch_embedding_2x_f), latent to latent at (1,4,4).
+        # Without a checkpoint's weights it starts as an average pool (the released code leaves it random).
+        self.far_reduce = nn.Conv3d(c.in_dim, c.in_dim, (1, 4, 4), (1, 4, 4))
+        self.derive_coarse_kernels()
+        with torch.no_grad():
+            self.far_reduce.weight.copy_(torch.eye(c.in_dim)[:, :, None, None, None].expand(-1, -1, 1, 4, 4) / 16)
+            self.far_reduce.bias.zero_()
         if self.tscm.channel_branch:
             self.channel_patch = nn.Conv3d(
                 c.in_dim, self.tscm.channel_dim, self.tscm.channel_patch, self.tscm.channel_patch
@@ -211,6 +279,43 @@ class YumeTransformer(nn.Module):
                 raise ValueError("channel_dim / channel_heads must be even for RoPE")
             self.channel_branches = nn.ModuleList(ChannelBranch(c.dim, self.tscm) for _ in range(c.num_layers))
             self._channel_rope = rope_table(c.rope_max_len, ch_head)  # plain attribute: never cast to bf16
+
+    def derive_coarse_kernels(self, method: str | None = None) -> None:
+        """Coarse Patchify kernels from the base (1,2,2) kernel (``tscm.coarse_init`` unless given)."""
+        base = self.dit.patch_embedding
+        with torch.no_grad():
+            for rate, conv in self.coarse_patch.items():
+                conv.weight.copy_(
+                    interpolate_patch_kernel(base.weight, int(rate), method=method or self.tscm.coarse_init)
+                )
+                conv.bias.copy_(base.bias)
+
+    def released_history_tokens(self, history: torch.Tensor):
+        """Tokens (B, N_h, dim), positions (N_h, 3) and the next temporal position of the released code's
+        history layout (``released_layout``): groups in order, zero padding to each kernel, the coarse
+        grid's own indices, one temporal position per patchified latent."""
+        h_len = history.shape[2]
+        if h_len > RELEASED_MAX_HISTORY:
+            raise ValueError(
+                f"{h_len} history latents: the released code runs at most {RELEASED_MAX_HISTORY} (its RoPE "
+                f"table has 1024 positions; longer histories fail there), so there is nothing to reproduce"
+            )
+        tokens, positions, t0 = [], [], 0
+        for rate, frames in released_layout(h_len):
+            x = history[:, :, frames]
+            if rate == 2:
+                y = self.dit.patch_embedding(x)
+            elif rate == -32:
+                y = self.coarse_patch["32"](pad_to(self.far_reduce(pad_to(x, 4)), 32))
+            else:
+                y = self.coarse_patch[str(rate)](pad_to(x, rate))
+            f, gh, gw = y.shape[2:]
+            tokens.append(y.flatten(2).transpose(1, 2))
+            pos = grid_positions(f, gh, gw)
+            pos[:, 0] += t0
+            positions.append(pos)
+            t0 += f
+        return torch.cat(tokens, dim=1), torch.cat(positions, dim=0), t0
 
     def history_tokens(
         self,
@@ -277,13 +382,18 @@ class YumeTransformer(nn.Module):
         dit = self.dit
         tokens, grid = dit.patchify(x)
         n_pred = tokens.shape[1]
+        released = self.tscm.mode == "released" and history is not None and history.shape[2] > 0
         if history is None or history.shape[2] == 0:
             offset = 0
+        elif released:
+            hist, hist_pos, offset = self.released_history_tokens(history)
         else:
             offset = history.shape[2] if history_index is None else int(history_index[-1]) + 1
         pred_pos = grid_positions(*grid, device=x.device)
         pred_pos[:, 0] += offset
-        if history is not None and history.shape[2] > 0:
+        if released:
+            pass
+        elif history is not None and history.shape[2] > 0:
             hist, hist_pos = self.history_tokens(history, generator, history_index)
         else:
             hist, hist_pos = (
@@ -332,6 +442,9 @@ class YumeTransformer(nn.Module):
         params = [
             p for rate, conv in self.coarse_patch.items() if int(rate) not in used_rates for p in conv.parameters()
         ]
+        uses_far = self.tscm.mode == "released" and history is not None and history.shape[2] > 342
+        if not uses_far:
+            params += list(self.far_reduce.parameters())
         if self.tscm.channel_branch and not use_channel:
             params += list(self.channel_patch.parameters()) + list(self.channel_branches.parameters())
         zero = self.dit.patch_embedding.bias.new_zeros(())

@@ -75,13 +75,16 @@ def spatial_stride(vae) -> int:
 
 
 @torch.no_grad()
-def encode_image(vae, image: np.ndarray, height: int, width: int) -> torch.Tensor:
-    """An RGB uint8 image (H, W, 3) -> the normalised first-frame latent (1, z_dim, 1, h, w).
+def encode_image(vae, image: np.ndarray, height: int, width: int, repeat: int = 1) -> torch.Tensor:
+    """An RGB uint8 image (H, W, 3) -> normalised latents (1, z_dim, T, h, w): the image alone (T = 1), or
+    repeated over ``repeat`` frames (4k + 1) and encoded as one clip (the released Yume sampler's I2V
+    history: 17 frames, 5 latents).
 
     The image is scaled to cover (height, width) and centre-cropped, as Wan's TI2V does."""
     frame = cover_crop(image, height, width)
     param = next(vae.parameters())
     x = torch.from_numpy(frame).to(param.device, param.dtype).permute(2, 0, 1)[None, :, None] / 127.5 - 1.0
+    x = x.expand(-1, -1, repeat, -1, -1).contiguous()
     mu = vae.encode(x).latent_dist.mode()
     mean, std = _stats(vae, mu)
     return (mu - mean) / std

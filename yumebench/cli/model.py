@@ -42,8 +42,8 @@ def _load_pipeline(config_name: str, weights: Path | None, text_encoder, vae, hi
 
     if config_name not in DEFAULT_RESOLUTION:
         fail(f"--config {config_name!r}: expected one of {', '.join(DEFAULT_RESOLUTION)}")
-    if history not in ("saved", "tscm", "full", "sliding", "spatial"):
-        fail(f"--history {history!r}: expected saved, tscm, full, sliding or spatial")
+    if history not in ("saved", "tscm", "full", "sliding", "spatial", "released"):
+        fail(f"--history {history!r}: expected saved, tscm, full, sliding, spatial or released")
     mode = None if history == "saved" else history
     torch_dtype = getattr(torch, DTYPES[dtype])
     if weights is None:
@@ -88,7 +88,12 @@ def generate(
     ),
     shift: float = typer.Option(None, help="Schedule shift (default: saved, else 7 as Yume1.5's sample_5b)."),
     resolution: str = typer.Option(None, help="HEIGHTxWIDTH, multiples of 32 (default: 544x960; tiny 64x96)."),
-    history: str = typer.Option("saved", help="History compression: tscm, full, sliding, spatial (default: saved)."),
+    history: str = typer.Option(
+        "saved",
+        help="History layout: released (the released Yume-5B code, exactly; the default for a checkpoint "
+        "without tscm_config.json, such as Yume-5B-720P), tscm (the paper's text: channel branch, 1-in-32 "
+        "sampling), full, sliding, spatial; saved: what the checkpoint says.",
+    ),
     wording: str = typer.Option("yume", help="Action-description wording: yume, paper, 5b."),
     seed: int = typer.Option(0, help="Noise seed (same seed, same frames on CPU)."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
@@ -176,7 +181,7 @@ def generate(
         "video": out.name,
         "prompt": block_events[0],
         "image": str(image) if image else None,
-        "segments": block_segments(parsed, pipe.config.frames_per_block),
+        "segments": block_segments(parsed, pipe.config.frames_per_block, pipe.first_block_frames(image is not None)),
         "events": block_events,
         "generation": {
             "config": config,
@@ -194,7 +199,7 @@ def generate(
         atomic_write_text(spec_path, json.dumps(spec_line, ensure_ascii=False) + "\n")
     except OSError as e:
         fail_io(e)
-    n_frames = 1 + pipe.config.frames_per_block * len(parsed)
+    n_frames = pipe.first_block_frames(image is not None) + pipe.config.frames_per_block * (len(parsed) - 1)
     err_console.print(f"wrote {out} ({n_frames} frames, {len(parsed)} blocks) and {spec_path}")
 
 
