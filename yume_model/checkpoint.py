@@ -81,6 +81,24 @@ class CheckpointError(ValueError):
     """A checkpoint that does not match the model; the message names the keys or the file."""
 
 
+def read_torch_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """A ``torch.save``d state dict, read as tensors only (``weights_only``: a ``.pth`` never runs code
+    here), memory-mapped where the file format allows."""
+    import pickle
+
+    try:
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        except RuntimeError:  # the legacy (non-zip) format cannot be memory-mapped
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{path}: refused, it holds more than tensors ({first[:120]})") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: not a state dict of tensors")
+    return state
+
+
 def _read_state(folder: Path) -> dict[str, torch.Tensor]:
     index = folder / INDEX_NAME
     if index.exists():
@@ -214,17 +232,29 @@ def _split_yume_state(state: dict[str, torch.Tensor]) -> tuple[dict, dict, dict]
     return dit, coarse, branch
 
 
-def load_yume(path: str | Path, tscm=None, dtype: torch.dtype = torch.float32, device: str = "cpu"):
+def load_yume(
+    path: str | Path,
+    tscm=None,
+    dtype: torch.dtype = torch.float32,
+    device: str = "cpu",
+    coarse_init: str | None = None,
+):
     """A ``YumeTransformer`` from a Wan2.2-TI2V-5B, Yume-5B-720P or yumebench checkpoint.
 
     Coarse Patchify kernels and channel-branch weights present in the checkpoint are loaded; those
-    absent (a base Wan checkpoint) keep their step-0-preserving initialisation.
+    absent (a base Wan checkpoint) keep their step-0-preserving initialisation, the coarse kernels
+    derived from the base kernel by ``coarse_init`` (official: trilinear, as the released code; average)
+    when given, else by the TSCM settings' own.
     """
+    from dataclasses import replace
+
     from yume_model.tscm import YumeTransformer
 
     folder = Path(path)
     if tscm is None:
         tscm = read_tscm_config(folder)
+    if coarse_init is not None:
+        tscm = replace(tscm, coarse_init=coarse_init)
     state = _read_state(folder)
     dit_state, coarse, branch = _split_yume_state(state)
     model_dit = _load_dit_from_state(folder, dit_state, dtype)

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 
 from yume_model.sampling import SamplerConfig, sample
-from yume_model.text import ActionEmbeddingCache, TextEncoder, dual_stream_context
+from yume_model.text import NATIVE_T5_FILE, ActionEmbeddingCache, TextEncoder, dual_stream_context
 from yume_model.tscm import TSCMConfig, YumeTransformer
-from yume_model.vae import StreamingDecoder, encode_image, spatial_stride, to_uint8
+from yume_model.vae import NATIVE_VAE_FILE, StreamingDecoder, encode_image, spatial_stride, to_uint8
 from yumebench.actions import Action, ActionError, parse_action_sequence
 
 PIPELINE_FILE = "yume_pipeline.json"
@@ -188,32 +188,40 @@ class YumePipeline:
         device: str = "cpu",
         config: GenerationConfig | None = None,
         history_mode: str | None = None,
+        coarse_init: str | None = None,
     ) -> YumePipeline:
         """Load a pipeline folder written by ``save_pretrained`` or a Yume/Wan checkpoint folder.
 
         The transformer comes from ``path/transformer`` (or ``path`` itself: a native Yume-5B-720P or
         Wan2.2-TI2V-5B folder); the VAE and umT5 from ``path/vae``, ``path/text_encoder`` +
-        ``path/tokenizer``, or the given folders / hub ids (``Wan-AI/Wan2.2-TI2V-5B-Diffusers`` has all
+        ``path/tokenizer``, Wan's native files beside the DiT as the release ships them
+        (``Wan2.2_VAE.pth``, ``models_t5_umt5-xxl-enc-bf16.pth`` + ``google/umt5-xxl/``, converted on load), or
+        the given folders / hub ids (``Wan-AI/Wan2.2-TI2V-5B-Diffusers`` has all
         three), read from the local cache only. ``history_mode`` runs the saved TSCM settings in another
-        history mode (full, sliding, spatial: the paper's comparisons on the same weights).
+        history mode (full, sliding, spatial: the paper's comparisons on the same weights). ``coarse_init``
+        (official, average) derives the coarse kernels a base Wan2.2 checkpoint lacks.
         """
         from yume_model.checkpoint import load_yume, read_tscm_config
         from yume_model.vae import load_vae
 
         root = Path(path)
         saved = json.loads((root / PIPELINE_FILE).read_text()) if (root / PIPELINE_FILE).exists() else {}
-        text_source = text_encoder or (root if (root / "text_encoder").is_dir() else None)
+        has_text = (root / "text_encoder").is_dir() or (root / NATIVE_T5_FILE).is_file()
+        text_source = text_encoder or (root if has_text else None)
         vae_source = vae or (root / "vae" if (root / "vae").is_dir() else None)
+        if vae_source is None and (root / NATIVE_VAE_FILE).is_file():
+            vae_source = root / NATIVE_VAE_FILE
         missing = [name for name, src in (("text encoder", text_source), ("VAE", vae_source)) if src is None]
         if missing:
             raise GenerationError(
-                f"{root}: no {' or '.join(missing)} found; pass --text-encoder/--vae (a folder or the hub id "
+                f"{root}: no {' or '.join(missing)} found (looked for text_encoder/ or {NATIVE_T5_FILE}, vae/ or "
+                f"{NATIVE_VAE_FILE}); pass --text-encoder/--vae (a folder or the hub id "
                 "Wan-AI/Wan2.2-TI2V-5B-Diffusers in the local cache)"
             )
         transformer_dir = root / "transformer" if (root / "transformer").is_dir() else root
         if tscm is None and history_mode is not None:
             tscm = replace(read_tscm_config(transformer_dir), mode=history_mode)
-        transformer = load_yume(transformer_dir, tscm, dtype=dtype, device=device)
+        transformer = load_yume(transformer_dir, tscm, dtype=dtype, device=device, coarse_init=coarse_init)
         encoder = TextEncoder.from_pretrained(
             text_source, max_length=transformer.dit.config.text_len, device=device, dtype=dtype
         )

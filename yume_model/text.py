@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import html
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,6 +24,20 @@ from safetensors.torch import load_file, save_file
 from yumebench.actions import ALL_ACTIONS, Action, action_text
 
 CACHE_VERSION = 1
+# Where Wan2.2 and the Yume-5B-720P release keep umT5 (Wan2.2 ``configs/wan_ti2v_5B.py``): Wan's own
+# encoder weights and the tokenizer folder, beside the DiT.
+NATIVE_T5_FILE = "models_t5_umt5-xxl-enc-bf16.pth"
+NATIVE_TOKENIZER_DIR = "google/umt5-xxl"
+
+
+def clean_prompt(text: str) -> str:
+    """Wan's prompt cleaning before tokenisation (``HuggingfaceTokenizer(clean="whitespace")`` in Wan2.2
+    ``wan/modules/tokenizers.py``; diffusers' Wan pipelines do the same): fix mojibake, unescape HTML
+    twice, collapse whitespace."""
+    import ftfy
+
+    text = html.unescape(html.unescape(ftfy.fix_text(text))).strip()
+    return re.sub(r"\s+", " ", text).strip()
 
 
 class TextEncoder:
@@ -43,10 +59,22 @@ class TextEncoder:
         cls, path: str | Path, max_length: int = 512, device: str = "cpu", dtype: torch.dtype = torch.float32
     ) -> TextEncoder:
         """``path`` is a folder (or hub id) with ``text_encoder/`` and ``tokenizer/``, as in
-        ``Wan-AI/Wan2.2-TI2V-5B-Diffusers``, or a plain UMT5 folder holding both."""
+        ``Wan-AI/Wan2.2-TI2V-5B-Diffusers``; a plain UMT5 folder holding both; or a release folder as Wan2.2
+        and Yume-5B-720P ship it, with ``models_t5_umt5-xxl-enc-bf16.pth`` and ``google/umt5-xxl/``."""
         from transformers import AutoTokenizer, UMT5EncoderModel
 
         root = Path(path)
+        if (root / NATIVE_T5_FILE).is_file() and not (root / "text_encoder").is_dir():
+            from yume_model.checkpoint import read_torch_weights
+
+            token_dir = root / NATIVE_TOKENIZER_DIR
+            if not token_dir.is_dir():
+                raise FileNotFoundError(
+                    f"{root}: {NATIVE_T5_FILE} is here but its tokenizer {NATIVE_TOKENIZER_DIR}/ is not"
+                )
+            model = umt5_from_native(read_torch_weights(root / NATIVE_T5_FILE), dtype)
+            model.config._name_or_path = str(root / NATIVE_T5_FILE)
+            return cls(AutoTokenizer.from_pretrained(token_dir), model.to(device), max_length, device)
         model_dir = root / "text_encoder" if (root / "text_encoder").is_dir() else root
         token_dir = root / "tokenizer" if (root / "tokenizer").is_dir() else model_dir
         if root.exists():
@@ -64,7 +92,7 @@ class TextEncoder:
         """Each text -> (real length, dim) float32 on CPU."""
         if self.model is None:
             raise RuntimeError("the text encoder was unloaded; encode every text before unload()")
-        texts = list(texts)
+        texts = [clean_prompt(t) for t in texts]
         batch = self.tokenizer(
             texts, padding="max_length", truncation=True, max_length=self.max_length, return_tensors="pt"
         )
@@ -79,6 +107,70 @@ class TextEncoder:
         gc.collect()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+_T5_RENAMES = [  # Wan's native umT5 encoder (wan/modules/t5.py) -> transformers' UMT5EncoderModel
+    (r"^token_embedding\.", "shared."),
+    (r"^norm\.", "encoder.final_layer_norm."),
+    (r"^blocks\.(\d+)\.norm1\.", r"encoder.block.\1.layer.0.layer_norm."),
+    (r"^blocks\.(\d+)\.attn\.([qkvo])\.", r"encoder.block.\1.layer.0.SelfAttention.\2."),
+    (r"^blocks\.(\d+)\.pos_embedding\.embedding\.", r"encoder.block.\1.layer.0.SelfAttention.relative_attention_bias."),
+    (r"^blocks\.(\d+)\.norm2\.", r"encoder.block.\1.layer.1.layer_norm."),
+    (r"^blocks\.(\d+)\.ffn\.gate\.0\.", r"encoder.block.\1.layer.1.DenseReluDense.wi_0."),
+    (r"^blocks\.(\d+)\.ffn\.fc1\.", r"encoder.block.\1.layer.1.DenseReluDense.wi_1."),
+    (r"^blocks\.(\d+)\.ffn\.fc2\.", r"encoder.block.\1.layer.1.DenseReluDense.wo."),
+]  # fmt: skip
+
+
+def native_t5_to_transformers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Wan's umT5 encoder key names -> ``UMT5EncoderModel`` key names (same tensors; the embedding is
+    shared with ``encoder.embed_tokens``)."""
+    out = {}
+    for key, value in state.items():
+        for pattern, repl in _T5_RENAMES:
+            key = re.sub(pattern, repl, key)
+        out[key] = value
+    out["encoder.embed_tokens.weight"] = out["shared.weight"]
+    return out
+
+
+def umt5_from_native(state: dict[str, torch.Tensor], dtype: torch.dtype = torch.float32):
+    """A ``UMT5EncoderModel`` equal to Wan's ``T5Encoder`` holding ``state`` (tested against the official
+    module). The sizes come from the shapes; the rest is Wan's umT5-XXL setting: one relative position
+    table per layer, 32 buckets up to distance 128 (``T5RelativeEmbedding(max_dist=128)``), gated tanh-GELU,
+    RMS norms at eps 1e-6."""
+    from transformers import UMT5Config, UMT5EncoderModel
+
+    if "token_embedding.weight" not in state or "blocks.0.pos_embedding.embedding.weight" not in state:
+        raise ValueError("not a Wan umT5 encoder state dict (no token_embedding / per-layer pos_embedding)")
+    vocab, dim = state["token_embedding.weight"].shape
+    buckets, heads = state["blocks.0.pos_embedding.embedding.weight"].shape
+    layers = len({k.split(".")[1] for k in state if k.startswith("blocks.")})
+    config = UMT5Config(
+        vocab_size=vocab,
+        d_model=dim,
+        d_kv=state["blocks.0.attn.q.weight"].shape[0] // heads,
+        d_ff=state["blocks.0.ffn.fc1.weight"].shape[0],
+        num_layers=layers,
+        num_heads=heads,
+        relative_attention_num_buckets=buckets,
+        relative_attention_max_distance=128,
+        feed_forward_proj="gated-gelu",
+        layer_norm_epsilon=1e-6,
+        dropout_rate=0.0,
+        pad_token_id=0,
+        eos_token_id=1,
+    )
+    with torch.device("meta"):
+        model = UMT5EncoderModel(config)
+    converted = native_t5_to_transformers(state)
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(converted)), sorted(set(converted) - set(own))
+    if missing or unexpected:
+        raise ValueError(f"umT5 keys do not match Wan's: missing {missing[:3]}, unexpected {unexpected[:3]}")
+    model.load_state_dict({k: v.to(dtype) for k, v in converted.items()}, assign=True)
+    model.encoder.embed_tokens = model.shared
+    return model.eval()
 
 
 def encoder_identity(model, tokenizer, max_length: int) -> str:

@@ -42,6 +42,7 @@ class TrainConfig:
     init: str | None = None  # pipeline folder (save_pretrained); None: the tiny preset, random weights
     text_encoder: str | None = None  # umT5 folder / cached hub id when ``init`` is a bare checkpoint folder
     vae: str | None = None  # Wan2.2 VAE folder / cached hub id, likewise
+    coarse_init: str | None = None  # official | average: coarse kernels a base Wan2.2 checkpoint lacks
     steps: int = 100
     batch_size: int = 2  # global, across ranks
     lr: float = 1e-5  # Yume1.5: Adam, 1e-5
@@ -309,13 +310,21 @@ def latest_checkpoint(out: Path) -> Path | None:
 # The loop
 
 
-def load_pipeline(init: str | None, device: torch.device, text_encoder: str | None = None, vae: str | None = None):
+def load_pipeline(
+    init: str | None,
+    device: torch.device,
+    text_encoder: str | None = None,
+    vae: str | None = None,
+    coarse_init: str | None = None,
+):
     from yume_model.pipeline import GenerationError, YumePipeline
 
     if init is None:
         return YumePipeline.tiny()
     try:
-        return YumePipeline.from_pretrained(init, text_encoder=text_encoder, vae=vae, device=str(device))
+        return YumePipeline.from_pretrained(
+            init, text_encoder=text_encoder, vae=vae, device=str(device), coarse_init=coarse_init
+        )
     except GenerationError as e:
         raise ValueError(str(e)) from None
 
@@ -375,7 +384,7 @@ def train_base(config: TrainConfig, resume: bool = False, progress: bool = True,
     env = env or setup_distributed()
     out = Path(config.out)
     out.mkdir(parents=True, exist_ok=True)
-    pipe = load_pipeline(config.init, env.device, config.text_encoder, config.vae)
+    pipe = load_pipeline(config.init, env.device, config.text_encoder, config.vae, config.coarse_init)
     store, pools = prepare_data(config, pipe)
     model = pipe.transformer.to(env.device).train()
     model.gradient_checkpointing = config.activation_checkpointing

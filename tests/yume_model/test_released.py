@@ -157,13 +157,15 @@ def test_released_generation_grows_the_history_as_the_released_sampler(mode, tmp
 
         Image.fromarray(image).save(tmp_path / "first.png")
         args += ["--image", str(tmp_path / "first.png")]
-    else:
-        args += ["--prompt", "a street"]
+    else:  # event editing: the third block's event changes; the history grows the same way
+        args += ["--events", "a street;;it starts to snow"]
     result = runner.invoke(app, [*args, "--cache-dir", str(tmp_path / "cache")])
     assert result.exit_code == 0, result.output
     line = json.loads((tmp_path / "v.jsonl").read_text())
     assert probe(tmp_path / "v.mp4").num_frames == frames == line["segments"][-1]["end"]
     assert line["generation"]["history"] == "released"
+    if mode == "t2v":
+        assert line["events"] == ["a street", "a street", "it starts to snow"]
     bench = runner.invoke(
         app,
         [
@@ -207,3 +209,18 @@ def test_the_real_size_official_key_set_names_no_missing_or_unexpected_key():
     assert not branch
     assert sorted(set(own) - set(mapped)) == [] and sorted(set(mapped) - set(own)) == []
     assert all(tuple(v.shape) == tuple(own[k].shape) for k, v in mapped.items())
+
+
+def test_the_gpu_speed_script_runs_the_released_history_lengths():
+    """bench/gpu_generation_5b.py at tiny size on the CPU: per-block history lengths as sample_5b grows them."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).parents[2] / "bench" / "gpu_generation_5b.py"
+    args = [sys.executable, str(script), "--config", "tiny", "--device", "cpu", "--dtype", "float32"]
+    args += ["--resolution", "64x96", "--blocks", "3", "--i2v"]
+    done = subprocess.run(args, capture_output=True, text=True, timeout=300, check=True)
+    rows = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    assert [r["history_latents"] for r in rows] == [5, 13, 21]
+    assert all(r["frames"] == 32 and r["fps"] > 0 for r in rows)
+    assert "history released i2v" in done.stdout

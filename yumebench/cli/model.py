@@ -34,7 +34,30 @@ def _resolution(text: str) -> tuple[int, int]:
     return h, w
 
 
-def _load_pipeline(config_name: str, weights: Path | None, text_encoder, vae, history: str, dtype: str, device: str):
+COARSE_INIT_HELP = (
+    "How the coarse Patchify kernels are derived when the checkpoint has none (a base Wan2.2-TI2V-5B): "
+    "official (trilinear interpolation of the (1,2,2) kernel, as the released YUME code) or average "
+    "(repeat and divide: each coarse token starts as the mean of the fine ones). Default: the history "
+    "mode's own (official in released mode). Ignored for checkpoints that carry their kernels."
+)
+
+
+def _coarse_init_or_fail(value: str | None) -> str | None:
+    if value is not None and value not in ("official", "average"):
+        fail(f"--coarse-init {value!r}: expected official or average")
+    return value
+
+
+def _load_pipeline(
+    config_name: str,
+    weights: Path | None,
+    text_encoder,
+    vae,
+    history: str,
+    dtype: str,
+    device: str,
+    coarse_init: str | None = None,
+):
     import torch
 
     from yume_model.pipeline import GenerationError, YumePipeline
@@ -53,7 +76,9 @@ def _load_pipeline(config_name: str, weights: Path | None, text_encoder, vae, hi
                 "VAE and umT5 from Wan-AI/Wan2.2-TI2V-5B-Diffusers)"
             )
         err_console.print("note: --config tiny without --weights uses random weights (the output is noise)")
-        pipe = YumePipeline.tiny(tscm=TSCMConfig(mode=mode, channel_dim=8) if mode else None)
+        chosen = {k: v for k, v in (("mode", mode), ("coarse_init", coarse_init)) if v is not None}
+        tscm = TSCMConfig(channel_dim=8, **chosen) if chosen else None
+        pipe = YumePipeline.tiny(tscm=tscm)
         pipe.transformer.to(device, torch_dtype)
         pipe.vae.to(device)
         return pipe
@@ -61,7 +86,13 @@ def _load_pipeline(config_name: str, weights: Path | None, text_encoder, vae, hi
         fail(f"{weights}: weights folder not found")
     try:
         return YumePipeline.from_pretrained(
-            weights, text_encoder=text_encoder, vae=vae, dtype=torch_dtype, device=device, history_mode=mode
+            weights,
+            text_encoder=text_encoder,
+            vae=vae,
+            dtype=torch_dtype,
+            device=device,
+            history_mode=mode,
+            coarse_init=coarse_init,
         )
     except (GenerationError, OSError, ValueError) as e:
         fail(f"{weights}: cannot load ({e})".replace("\n", " "))
@@ -94,6 +125,7 @@ def generate(
         "without tscm_config.json, such as Yume-5B-720P), tscm (the paper's text: channel branch, 1-in-32 "
         "sampling), full, sliding, spatial; saved: what the checkpoint says.",
     ),
+    coarse_init: str = typer.Option(None, help=COARSE_INIT_HELP),
     wording: str = typer.Option("yume", help="Action-description wording: yume, paper, 5b."),
     seed: int = typer.Option(0, help="Noise seed (same seed, same frames on CPU)."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
@@ -126,6 +158,7 @@ def generate(
         fail(f"--dtype {dtype!r}: expected float32, bfloat16 or float16")
     if wording not in ("yume", "paper", "5b"):
         fail(f"--wording {wording!r}: expected yume, paper or 5b")
+    _coarse_init_or_fail(coarse_init)
     try:
         parsed = parse_action_sequence(actions)
         SamplerConfig(sampler or "euler", steps or 4, shift or 7.0)  # validate before loading anything
@@ -148,7 +181,7 @@ def generate(
     if picture is None and not first_event:
         fail("text-to-video needs --prompt (or a first event in --events); image-to-video needs --image")
 
-    pipe = _load_pipeline(config, weights, text_encoder, vae, history, dtype, device)
+    pipe = _load_pipeline(config, weights, text_encoder, vae, history, dtype, device, coarse_init)
     pipe.config.height, pipe.config.width, pipe.config.seed = height, width, seed
     saved = pipe.config.sampler
     pipe.config.sampler = SamplerConfig(sampler or saved.name, steps or saved.steps, shift or saved.shift)
@@ -284,6 +317,7 @@ def train_base(
     init: Path = typer.Option(None, help="Pipeline folder to start from (default: the tiny preset, random)."),
     text_encoder: str = typer.Option(None, help="umT5 folder or cached hub id, if not inside --init."),
     vae: str = typer.Option(None, help="Wan2.2 VAE folder or cached hub id, if not inside --init."),
+    coarse_init: str = typer.Option(None, help=COARSE_INIT_HELP),
     steps: int = typer.Option(100, min=1, help="Total optimizer steps (the run stops there)."),
     batch_size: int = typer.Option(2, min=1, help="Global batch (split across torchrun ranks)."),
     lr: float = typer.Option(1e-5, help="AdamW learning rate (Yume1.5: 1e-5)."),
@@ -320,6 +354,7 @@ def train_base(
         init=str(init) if init else None,
         text_encoder=text_encoder,
         vae=vae,
+        coarse_init=_coarse_init_or_fail(coarse_init),
         steps=steps,
         batch_size=batch_size,
         lr=lr,
