@@ -17,7 +17,7 @@ import sys
 from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import as_completed
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import pyarrow as pa
@@ -135,10 +135,17 @@ def build(
     overwrite: bool = False,
     progress: bool = True,
     command: str = "",
+    video_root: str | Path | None = None,
 ) -> BuildReport:
+    """Build the dataset at ``out`` from ``inputs``. ``source_video`` is stored relative to
+    ``video_root`` (default: the folder of the manifest, or the scanned folder), recorded in
+    meta/info.json, so the dataset can move to another machine or mount."""
     config = config or BuildConfig()
     out = Path(out)
     items = discover(inputs)
+    if not config.video_root:
+        default_root = Path(inputs) if Path(inputs).is_dir() else Path(inputs).parent
+        config = replace(config, video_root=str(Path(video_root or default_root).resolve()))
     settings_file = out / BUILD_DIR / "settings.json"
     if overwrite and out.exists():
         import shutil
@@ -306,6 +313,10 @@ def finalize(
         features=schema_features(),
         build_command=command,
         versions=_versions(),
+        video_root=config.video_root or None,
+        video_root_from_dataset=(
+            Path(os.path.relpath(config.video_root, Path(out).resolve())).as_posix() if config.video_root else None
+        ),
     )
     info.save(out)
     report.num_clips = table.num_rows

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import torch
 import torch.nn.functional as F
 
-from data_pipeline.schema import CLIP_SCHEMA, DatasetInfo, data_files
+from data_pipeline.schema import CLIP_SCHEMA, DatasetInfo, data_files, resolve_video_root, source_path
 from yumebench.video import read_frames, resample_indices
 
 
@@ -51,6 +51,8 @@ class YumeClipDataset(torch.utils.data.Dataset):
         num_frames: frames per sample (the first ones of the clip); ``None`` returns the whole clip.
         tasks: keep only clips that serve this task ("t2v" or "i2v").
         split: keep only this split.
+        video_root: where the source videos are now, when the dataset moved without them (else
+            ``$YUMEBENCH_VIDEO_ROOT``, else the root recorded in meta/info.json).
     """
 
     def __init__(
@@ -60,9 +62,11 @@ class YumeClipDataset(torch.utils.data.Dataset):
         num_frames: int | None = None,
         tasks: str | None = None,
         split: str | None = None,
+        video_root: str | Path | None = None,
     ) -> None:
         self.root = Path(root)
         self.info = DatasetInfo.load(self.root)
+        self.video_root = resolve_video_root(self.root, self.info, video_root)
         self.size = size
         self.num_frames = num_frames
         columns = [f.name for f in CLIP_SCHEMA if f.name != "first_frame"]
@@ -92,7 +96,7 @@ class YumeClipDataset(torch.utils.data.Dataset):
             frames, _ = read_frames(self.root / row["video"])
             frames = frames[: self.num_frames] if self.num_frames else frames
         else:
-            frames, _ = read_frames(row["source_video"], self.frame_indices(row))
+            frames, _ = read_frames(source_path(row["source_video"], self.video_root), self.frame_indices(row))
         first = decode_image(row["first_frame"])
         return {
             "clip_id": row["clip_id"],

@@ -51,6 +51,8 @@ class BuildConfig:
     translation_rule: str = "published"
     world_to_camera: bool = False
     opengl: bool = False
+    # source_video is stored relative to this folder (absolute; the builder fills in the input's folder)
+    video_root: str = ""
 
     def __post_init__(self) -> None:
         if self.fps <= 0:
@@ -69,6 +71,15 @@ class BuildConfig:
 
         if self.wording not in WORDINGS:
             raise ValueError(f"--wording must be one of {', '.join(WORDINGS)}, got {self.wording!r}")
+
+
+def stored_source(video: str, video_root: str) -> str:
+    """The input video as the dataset stores it: relative to the video root, with forward slashes."""
+    import os
+
+    if not video_root:
+        return video
+    return Path(os.path.relpath(video, video_root)).as_posix()
 
 
 class Quarantine(Exception):
@@ -152,7 +163,7 @@ def process_item(item: InputItem, config: BuildConfig, out_root: Path | None = N
         rows.append(
             {
                 "clip_id": clip_id,
-                "source_video": item.video,
+                "source_video": stored_source(item.video, config.video_root),
                 "source": item.source,
                 "start_frame": span.start,
                 "end_frame": span.end,

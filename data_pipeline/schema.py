@@ -28,12 +28,14 @@ from data_pipeline.layout import (  # noqa: F401  (re-exported: one home for the
     QUARANTINE_PATH,
     STATS_PATH,
     VIDEO_PATH,
+    VIDEO_ROOT_ENV,
 )
 
 CLIP_SCHEMA = pa.schema(
     [
         pa.field("clip_id", pa.string(), nullable=False),  # "<input id>-<clip index>", stable across runs
-        pa.field("source_video", pa.string(), nullable=False),  # absolute path of the input video
+        # the input video, relative to meta/info.json's video_root (format < 1.2: an absolute path)
+        pa.field("source_video", pa.string(), nullable=False),
         pa.field("source", pa.string()),  # free-form origin tag from the manifest (e.g. "sekai", "event")
         pa.field("start_frame", pa.int64(), nullable=False),  # first source frame of the clip
         pa.field("end_frame", pa.int64(), nullable=False),  # one past the last source frame
@@ -87,6 +89,10 @@ class DatasetInfo:
     features: dict[str, str] = field(default_factory=dict)
     build_command: str = ""
     versions: dict[str, str] = field(default_factory=dict)
+    # what source_video is relative to: the folder at build time, and the same folder seen from the
+    # dataset's own (so a dataset moved together with its videos still finds them)
+    video_root: str | None = None
+    video_root_from_dataset: str | None = None
 
     def __post_init__(self) -> None:
         if self.format_version.split(".")[0] != FORMAT_VERSION.split(".")[0]:
@@ -109,6 +115,35 @@ class DatasetInfo:
         if not path.exists():
             raise FileNotFoundError(f"{path}: not a yumebench dataset (no meta/info.json)")
         return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+def resolve_video_root(root: str | Path, info: DatasetInfo, override: str | Path | None = None) -> Path | None:
+    """Where ``source_video`` paths are read from: ``override``, else ``$YUMEBENCH_VIDEO_ROOT``, else the
+    root recorded at build time if it exists, else that root seen from the dataset folder if it exists,
+    else the recorded root (so errors name it). ``None`` for datasets older than format 1.2 (absolute
+    source paths)."""
+    import os
+
+    if override is not None and str(override) != "":
+        return Path(override)
+    if os.environ.get(VIDEO_ROOT_ENV):
+        return Path(os.environ[VIDEO_ROOT_ENV])
+    if info.video_root is None:
+        return None
+    recorded = Path(info.video_root)
+    if recorded.is_dir():
+        return recorded
+    if info.video_root_from_dataset is not None:
+        beside = Path(root) / info.video_root_from_dataset
+        if beside.is_dir():
+            return beside.resolve()
+    return recorded
+
+
+def source_path(source_video: str, video_root: Path | None) -> Path:
+    """A row's input video on this machine (absolute paths of old datasets are kept as they are)."""
+    path = Path(source_video)
+    return path if path.is_absolute() or video_root is None else video_root / path
 
 
 def schema_features() -> dict[str, str]:

@@ -7,18 +7,27 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from data_pipeline.schema import CLIP_SCHEMA, STATS_PATH, DatasetInfo, data_files
+from data_pipeline.schema import (
+    CLIP_SCHEMA,
+    STATS_PATH,
+    DatasetInfo,
+    data_files,
+    resolve_video_root,
+    source_path,
+)
 from yumebench.actions import KEYS, MOUSE
 from yumebench.video import VideoError, probe
 
 
-def validate(root: str | Path, check_videos: bool = True) -> list[str]:
-    """Problems found in a dataset, one line each (empty when it is sound)."""
+def validate(root: str | Path, check_videos: bool = True, video_root: str | Path | None = None) -> list[str]:
+    """Problems found in a dataset, one line each (empty when it is sound). Source videos are looked
+    for under ``video_root`` (as ``YumeClipDataset`` resolves it)."""
     root = Path(root)
     try:
         info = DatasetInfo.load(root)
     except (FileNotFoundError, ValueError, json.JSONDecodeError) as e:
         return [str(e)]
+    videos_at = resolve_video_root(root, info, video_root)
     problems = []
     files = data_files(root)
     total = 0
@@ -43,7 +52,7 @@ def validate(root: str | Path, check_videos: bool = True) -> list[str]:
                 problems.append(f"{where}: materialized video {row['video']} is missing")
             if not check_videos:
                 continue
-            src = row["source_video"]
+            src = str(source_path(row["source_video"], videos_at))
             if src not in probes:
                 try:
                     probes[src] = probe(src)

@@ -55,8 +55,55 @@ def test_clips_and_labels_match_the_known_paths(built, good_inputs):
     assert set(map(tuple, df.tasks)) == {("t2v", "i2v")}
     # The first frame is the exact decoded frame at start_frame (PNG is lossless).
     row = df.iloc[1]
-    frame, _ = read_frames(row.source_video, [row.start_frame])
+    info = DatasetInfo.load(out)
+    assert not os.path.isabs(row.source_video) and info.video_root == str(good_inputs["manifest"].parent.resolve())
+    frame, _ = read_frames(os.path.join(info.video_root, row.source_video), [row.start_frame])
     np.testing.assert_array_equal(decode_image(row.first_frame), frame[0])
+
+
+def test_a_dataset_moves_with_or_without_its_videos(good_inputs, tmp_path, monkeypatch):
+    """Source paths are relative to the recorded video root: the dataset reads on after moving together
+    with its videos, after the videos move elsewhere (video_root= / $YUMEBENCH_VIDEO_ROOT), and a
+    format-1.1 dataset with absolute paths still reads."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    site = tmp_path / "site1"
+    shutil.copytree(good_inputs["manifest"].parent, site / "videos", ignore=shutil.ignore_patterns("*.csv", "bad"))
+    build(site / "videos", site / "ds", BuildConfig(), progress=False)
+    reference = YumeClipDataset(site / "ds")[2]["video"]
+    assert DatasetInfo.load(site / "ds").video_root_from_dataset == "../videos"
+
+    moved = tmp_path / "site2"  # dataset and videos move together: found beside the dataset
+    shutil.move(site, moved)
+    assert YumeClipDataset(moved / "ds").video_root == (moved / "videos").resolve()
+    assert torch_equal(YumeClipDataset(moved / "ds")[2]["video"], reference) and validate(moved / "ds") == []
+
+    elsewhere = tmp_path / "mount" / "walks"  # the videos alone move
+    shutil.move(moved / "videos", elsewhere)
+    assert validate(moved / "ds") != []  # the missing videos are reported, not skipped
+    assert torch_equal(YumeClipDataset(moved / "ds", video_root=elsewhere)[2]["video"], reference)
+    assert validate(moved / "ds", video_root=elsewhere) == []
+    monkeypatch.setenv("YUMEBENCH_VIDEO_ROOT", str(elsewhere))
+    assert torch_equal(YumeClipDataset(moved / "ds")[2]["video"], reference)
+    monkeypatch.delenv("YUMEBENCH_VIDEO_ROOT")
+
+    old = moved / "ds"  # format 1.1: absolute source paths and no video root
+    info = json.loads((old / "meta/info.json").read_text())
+    info.update(format_version="1.1", video_root=None, video_root_from_dataset=None)
+    (old / "meta/info.json").write_text(json.dumps(info))
+    for f in data_files(old):
+        table = pq.read_table(f).to_pylist()
+        for row in table:
+            row["source_video"] = str(elsewhere / row["source_video"])
+        pq.write_table(pa.Table.from_pylist(table, schema=CLIP_SCHEMA), f)
+    assert torch_equal(YumeClipDataset(old)[2]["video"], reference) and validate(old) == []
+
+
+def torch_equal(a, b) -> bool:
+    return bool((a == b).all())
 
 
 def test_captions_split_and_actions_regenerated(built):

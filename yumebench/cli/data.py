@@ -97,6 +97,12 @@ def build(
     workers: int = typer.Option(1, min=1, help="Parallel workers (processes, or Ray tasks)."),
     backend: str = typer.Option("local", help="local (process pool) or ray (Ray Data; pip install 'yumebench[ray]')."),
     rows_per_file: int = typer.Option(1000, min=1, help="Clips per parquet file."),
+    video_root: Path = typer.Option(
+        None,
+        help="Store source_video relative to this folder (default: the manifest's folder, or the scanned "
+        "folder); recorded in meta/info.json. A dataset moved elsewhere finds its videos again through "
+        "YumeClipDataset(video_root=...), $YUMEBENCH_VIDEO_ROOT or `data validate --video-root`.",
+    ),
     overwrite: bool = typer.Option(False, help="Delete --out first instead of resuming."),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
@@ -144,6 +150,7 @@ def build(
             overwrite=overwrite,
             progress=not quiet,
             command=shlex.join(["yumebench", *sys.argv[1:]]),
+            video_root=video_root,
         )
     except (ValueError, InputError, BuildError) as e:
         fail(str(e))
@@ -165,6 +172,12 @@ def build(
 def validate(
     root: Path = typer.Argument(..., help="A dataset built by 'yumebench data build'."),
     skip_videos: bool = typer.Option(False, help="Do not probe the source videos."),
+    video_root: Path = typer.Option(
+        None,
+        envvar="YUMEBENCH_VIDEO_ROOT",
+        help="Where the source videos are now, if the dataset moved without them (default: the root "
+        "recorded in meta/info.json).",
+    ),
 ) -> None:
     """Check a built dataset: schema, referenced files exist, frame ranges inside the videos, counts.
 
@@ -174,7 +187,7 @@ def validate(
     """
     from data_pipeline.validate import validate as run_validate
 
-    problems = run_validate(root, check_videos=not skip_videos)
+    problems = run_validate(root, check_videos=not skip_videos, video_root=video_root)
     for p in problems:
         err_console.print(p, markup=False)
     if problems:
