@@ -218,38 +218,36 @@ def _run_local(todo: list[InputItem], config: BuildConfig, out: Path, workers: i
 
 
 def _run_ray(todo: list[InputItem], config: BuildConfig, out: Path, workers: int, progress: bool) -> None:
-    """The same stage as a Ray Data ``map``; set RAY_ADDRESS to run on a cluster. Results stream back to
-    the driver, which writes the work files, so nodes need to share only the inputs (and, with
-    --materialize, the output folder)."""
-    try:
-        import ray
-    except ImportError:
-        raise BuildError("the ray backend needs Ray: pip install 'yumebench[ray]'") from None
+    """The same stage as a Ray Data ``map`` over ``workers`` concurrent tasks; RAY_ADDRESS names the
+    cluster. Input paths are absolute (``discover`` resolves them), so workers find them from any
+    folder. Results stream back to the driver, which writes the work files, so nodes need to share only
+    the inputs (and, with --materialize, the output folder). Ray retries a task whose worker died."""
+    import logging
     import pickle
 
-    started = False
-    if not ray.is_initialized():
-        local = not os.environ.get("RAY_ADDRESS")
-        ray.init(num_cpus=max(1, workers) if local else None, include_dashboard=False, log_to_driver=False)
-        started = True
-    try:
+    from yumebench.cluster import connected
+
+    logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar, not Ray Data's plan logs
+    with connected(workers) as ray:
+        ray.data.DataContext.get_current().enable_progress_bars = False
         out_str = str(out.resolve())
         by_index = {it.index: it for it in todo}
         records = [{"item": json.dumps(asdict(it))} for it in todo]
 
         def stage(row: dict) -> dict:
+            from yumebench.worker_pool import use_threads
+
+            use_threads(1)  # the task holds one CPU
             result = process_or_quarantine(InputItem(**json.loads(row["item"])), config, Path(out_str))
             return {"index": result["index"], "result": pickle.dumps(result)}
 
-        ds = ray.data.from_items(records, override_num_blocks=max(1, min(len(records), 4 * max(1, workers))))
+        ds = ray.data.from_items(records, override_num_blocks=len(records))  # one input per task
         bar = _progress(len(todo), progress)
-        for row in ds.map(stage, num_cpus=1).iter_rows():
+        pool = ray.data.TaskPoolStrategy(size=max(1, workers))
+        for row in ds.map(stage, num_cpus=1, compute=pool).iter_rows():
             _save_result(out, by_index[row["index"]], pickle.loads(row["result"]))
             bar.update()
         bar.close()
-    finally:
-        if started:
-            ray.shutdown()
 
 
 def _iter_parts(out: Path, items: Iterable[InputItem]) -> Iterable[pa.Table]:

@@ -27,8 +27,33 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="watch-parent", daemon=True).start()
 
 
+def use_threads(count: int) -> None:
+    """Cap this process's compute threads (OpenCV, torch intra-op) at ``count``: a worker that owns one
+    CPU must not spread over all of them, or N workers fight over the cores and scale poorly."""
+    import sys
+
+    import cv2
+
+    count = max(1, count)
+    cv2.setNumThreads(count)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):  # libraries imported later
+        os.environ[name] = str(count)
+    if "torch" in sys.modules:  # torch read the variables at import: tell it directly (and never import it here)
+        sys.modules["torch"].set_num_threads(count)
+
+
+def _init_worker(parent: int, threads: int) -> None:
+    _watch_parent(parent)
+    use_threads(threads)
+
+
 def worker_pool(workers: int) -> ProcessPoolExecutor:
-    """A spawn-context pool of ``workers`` processes that exit when this process dies."""
+    """A spawn-context pool of ``workers`` processes that exit when this process dies, each with its
+    share of the machine's cores."""
+    threads = max(1, (os.cpu_count() or 1) // max(1, workers))
     return ProcessPoolExecutor(
-        max_workers=workers, mp_context=get_context("spawn"), initializer=_watch_parent, initargs=(os.getpid(),)
+        max_workers=workers,
+        mp_context=get_context("spawn"),
+        initializer=_init_worker,
+        initargs=(os.getpid(), threads),
     )

@@ -174,3 +174,14 @@ def test_report_lists_failed_items_and_skipped_dimensions(bench_dir, tmp_path):
         assert f"<td>{failure['id']}</td>" in page
     assert "subject_consistency</dt><dd>skipped: " in page
     assert f"failed items</dt><dd>{len(report.failed)}" in page
+
+
+@pytest.mark.parametrize(
+    "videos, per_batch, workers, sizes",
+    [(12, 4, 2, [3, 3, 3, 3]), (4, 4, 2, [2, 2]), (5, 4, 2, [3, 2]), (9, 4, 1, [3, 3, 3]), (3, 4, 4, [1, 1, 1])],
+)
+def test_groups_keep_every_worker_busy(videos, per_batch, workers, sizes):
+    """Never more than a batch per group, a multiple of the workers in number, sizes within one: three
+    groups of 4 on 2 workers would leave one idle for the last third of the run."""
+    groups = runner_mod._balanced_groups(list(range(videos)), per_batch, workers)
+    assert [len(g) for g in groups] == sizes and sum(groups, []) == list(range(videos))

@@ -3,6 +3,8 @@
 Resumable: each scored (video, dimension) is appended to ``<out>.cache.jsonl`` as it finishes, keyed
 by the dimension's name, version and config and by the video file's size and mtime; a rerun scores
 only what is missing. Deterministic: results are assembled in spec order, whatever ``--workers``.
+Backends: ``local`` (this process, or a process pool with ``--workers``) and ``ray`` (actors on the
+cluster ``RAY_ADDRESS`` names; ``ray_backend``); the driver writes the cache and results either way.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hashlib
 import json
 import math
 import time
+from collections import Counter
 from concurrent.futures import as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +39,8 @@ class BenchConfig:
     batch_size: int = 16
     videos_per_batch: int = 4  # videos decoded together so backbone batches span videos
     workers: int = 1
+    backend: str = "local"  # local (process pool) or ray (actors; RAY_ADDRESS names the cluster)
+    gpus_per_worker: float = 0.0  # ray: GPUs each actor holds (0: CPU actors)
     weights_dir: str | None = None
     seed: int = 0
     progress: bool = True
@@ -62,6 +67,7 @@ class BenchReport:
     results: dict
     failed: list[dict]
     skipped: dict[str, str]
+    ray: object | None = None  # ray_backend.RayRunStats of a --backend ray run
 
 
 def _file_key(path: Path) -> str:
@@ -214,6 +220,9 @@ def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: Ben
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(todo), unit="video", desc="bench", disable=not config.progress)
+    wanted = Counter(n for _, _, missing, _ in todo for n in missing)
+    ray_stats = None
+    scored: Counter = Counter()
     with _named_errors(cache_path), cache_path.open("a", encoding="utf-8") as cache_file:
 
         def collect(item: SpecItem, keys: dict, result: dict) -> None:
@@ -223,21 +232,40 @@ def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: Ben
                 return
             for n, entry in result["entries"].items():
                 entries[item.id][n] = entry
+                scored[n] += 1
                 seconds[n] += result["seconds"].get(n, 0.0)
                 if entry.get("error") is None:
                     rec = {"key": keys[n], "id": item.id, "dim": n, "entry": entry}
                     cache_file.write(json.dumps(rec, ensure_ascii=False) + "\n")
             cache_file.flush()
             bar.update()
+            if len(wanted) > 1:  # videos done per dimension
+                bar.set_postfix_str(" ".join(f"{_short(n)} {scored[n]}/{wanted[n]}" for n in wanted), refresh=False)
 
-        # groups share backbone batches, but never so large that a worker sits idle
-        size = max(1, min(config.videos_per_batch, math.ceil(len(todo) / max(1, config.workers))))
-        groups = [todo[i : i + size] for i in range(0, len(todo), size)]
+        groups = _balanced_groups(todo, config.videos_per_batch, config.workers)
 
         def jobs(group):
             return [(item, str(video), missing) for item, video, missing, _ in group]
 
-        if config.workers <= 1 or len(groups) <= 1:
+        if config.backend == "ray" and groups:
+            from yumebench.bench.ray_backend import score_on_ray
+
+            def on_result(group, results) -> None:
+                for (item, _, _, keys), result in zip(group, results, strict=True):
+                    collect(item, keys, result)
+
+            def on_progress(stats) -> None:  # videos done per worker, beside the per-dimension counts
+                workers = " ".join(f"{w.rsplit(':', 1)[-1]}:{k}" for w, k in sorted(stats.per_worker.items()))
+                bar.set_description_str(f"bench [{workers}]", refresh=False)
+
+            # workers run in another folder: only absolute paths travel
+            absolute = [
+                [(item, str(video.resolve()), missing, keys) for item, video, missing, keys in g] for g in groups
+            ]
+            ray_stats = score_on_ray(
+                absolute, names, kwargs, config.workers, config.gpus_per_worker, on_result, on_progress
+            )
+        elif config.workers <= 1 or len(groups) <= 1:
             for group in groups:
                 for (item, _, _, keys), result in zip(group, score_group(jobs(group), kwargs, dims), strict=True):
                     collect(item, keys, result)
@@ -279,6 +307,7 @@ def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: Ben
         },
         "failed": failed,
         "seconds_per_dimension": {n: round(s, 3) for n, s in seconds.items()},
+        "backend": _backend_meta(config, ray_stats),
         "dimension_versions": {n: d.version for n, d in dims.items()},
         "dimension_config": {n: d.config() for n, d in dims.items()},
         "weights": {n: d.weight_checksums() for n, d in dims.items()},
@@ -286,7 +315,46 @@ def run_bench(spec: str | Path, videos: str | Path, out: str | Path, config: Ben
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
     }
     _write_outputs(results, out, names)
-    return BenchReport(results=results, failed=failed, skipped=skipped)
+    return BenchReport(results=results, failed=failed, skipped=skipped, ray=ray_stats)
+
+
+def _balanced_groups(todo: list, videos_per_batch: int, workers: int) -> list[list]:
+    """Groups share backbone batches (at most ``videos_per_batch`` videos each); their number is a
+    multiple of the worker count and their sizes differ by at most one, so no worker sits idle while
+    another finishes a last group (12 videos, 4 per batch, 2 workers: 4 groups of 3, not 3 of 4)."""
+    if not todo:
+        return []
+    count = math.ceil(len(todo) / max(1, videos_per_batch))
+    if workers > 1:
+        count = min(len(todo), math.ceil(count / workers) * workers)
+    size, extra = divmod(len(todo), count)
+    groups, start = [], 0
+    for g in range(count):
+        end = start + size + (1 if g < extra else 0)
+        groups.append(todo[start:end])
+        start = end
+    return groups
+
+
+def _backend_meta(config: BenchConfig, ray_stats) -> dict:
+    """How the run was spread (this run's share only: a resumed run reports what it scored itself)."""
+    if ray_stats is None:
+        return {"name": config.backend, "workers": config.workers}
+    return {
+        "name": "ray",
+        "workers": ray_stats.workers,
+        "gpus_per_worker": config.gpus_per_worker,
+        "actors_started": ray_stats.actors_started,
+        "actors_replaced": ray_stats.actors_replaced,
+        "groups_retried": ray_stats.groups_retried,
+        "videos_given_up": ray_stats.videos_given_up,
+        "videos_per_worker": dict(sorted(ray_stats.per_worker.items())),
+    }
+
+
+def _short(name: str) -> str:
+    """instruction_following -> IF, subject_consistency -> SC (progress bars)."""
+    return "".join(part[0] for part in name.split("_")).upper()
 
 
 def _write_outputs(results: dict, out: Path, names: list[str]) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from yumebench.cli._common import EXIT_FAILED, EXIT_OK, err_console, fail, fail_io
+from yumebench.cli._common import EXIT_FAILED, EXIT_IO, EXIT_OK, err_console, fail, fail_io
 
 app = typer.Typer(
     help=(
@@ -39,7 +39,17 @@ def run(
     device: str = typer.Option("cpu", help="cpu or cuda."),
     batch_size: int = typer.Option(16, min=1, help="Frames per backbone batch."),
     videos_per_batch: int = typer.Option(4, min=1, help="Videos decoded together; their frames share batches."),
-    workers: int = typer.Option(1, min=1, help="Videos scored in parallel (processes)."),
+    workers: int = typer.Option(
+        1, min=1, help="Videos scored in parallel: processes (local) or Ray actors (ray; at most one per CPU/GPU)."
+    ),
+    backend: str = typer.Option(
+        "local",
+        help="local (this machine) or ray (actors on the cluster RAY_ADDRESS names, else a private local Ray; "
+        "pip install 'yumebench[ray]'). The driver keeps the cache and results: a rerun resumes.",
+    ),
+    gpus_per_worker: float = typer.Option(
+        0.0, min=0.0, help="ray: GPUs each actor holds (1 with --device cuda: one actor per GPU; 0: CPU actors)."
+    ),
     weights: Path = typer.Option(None, envvar="YUMEBENCH_WEIGHTS", help="Folder of model weights (bench weights)."),
     imaging_mode: ImagingMode = typer.Option(
         ImagingMode.longer,
@@ -55,13 +65,24 @@ def run(
     Bad items (missing or corrupt video, malformed line, segment past the end, unknown action) get one
     line each and the rest is scored. Exit codes: 0 all scored; 1 some items failed (listed, and in
     meta.failed); 2 bad input (no usable spec, unknown dimension); 3 the output cannot be written (a
-    read-only folder, a full disk). The output folder is checked before scoring starts.
+    read-only folder, a full disk) or the Ray cluster cannot be reached. The output folder is checked
+    before scoring starts.
+
+    On a cluster: RAY_ADDRESS=HEAD:6379 yumebench bench run ... --backend ray --workers 8 --device cuda
+    --gpus-per-worker 1 (one actor per GPU, each loading its models once; a dead actor or node is
+    replaced and its videos retried; a rerun after the driver dies resumes from OUT.cache.jsonl).
 
     Example: yumebench bench run --spec spec.jsonl --videos generated/ --out results.json
     """
     from yumebench.bench.runner import BenchConfig, run_bench
     from yumebench.bench.spec import SpecError
+    from yumebench.cluster import ClusterError
     from yumebench.metrics import DIMENSIONS
+
+    if backend not in ("local", "ray"):
+        fail(f"--backend {backend!r}: expected local or ray")
+    if gpus_per_worker and (backend != "ray" or device != "cuda"):
+        fail("--gpus-per-worker needs --backend ray and --device cuda")
 
     names = DIMENSIONS.names() if dims == "all" else [d.strip() for d in dims.split(",") if d.strip()]
     for name in names:
@@ -75,6 +96,8 @@ def run(
         batch_size=batch_size,
         videos_per_batch=videos_per_batch,
         workers=workers,
+        backend=backend,
+        gpus_per_worker=gpus_per_worker,
         weights_dir=str(weights) if weights else None,
         progress=not quiet,
         options={"imaging_quality": {"preprocessing_mode": imaging_mode.value}},
@@ -83,6 +106,8 @@ def run(
         report = run_bench(spec, videos, out, config)
     except SpecError as e:
         fail(str(e))
+    except ClusterError as e:
+        fail(str(e), EXIT_IO)
     except OSError as e:
         fail_io(e)
     for f in report.failed:

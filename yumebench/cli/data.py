@@ -13,7 +13,7 @@ from pathlib import Path
 
 import typer
 
-from yumebench.cli._common import err_console, fail, fail_io
+from yumebench.cli._common import EXIT_IO, err_console, fail, fail_io
 from yumebench.poses import (
     ROTATION_THRESHOLD,
     TRANSLATION_THRESHOLD,
@@ -95,7 +95,11 @@ def build(
     world_to_camera: bool = typer.Option(False, help="Pose files hold world-to-camera matrices."),
     opengl: bool = typer.Option(False, help="Pose files use OpenGL camera axes."),
     workers: int = typer.Option(1, min=1, help="Parallel workers (processes, or Ray tasks)."),
-    backend: str = typer.Option("local", help="local (process pool) or ray (Ray Data; pip install 'yumebench[ray]')."),
+    backend: str = typer.Option(
+        "local",
+        help="local (process pool) or ray (Ray Data on the cluster RAY_ADDRESS names, else a private local Ray; "
+        "--workers tasks at a time; pip install 'yumebench[ray]').",
+    ),
     rows_per_file: int = typer.Option(1000, min=1, help="Clips per parquet file."),
     video_root: Path = typer.Option(
         None,
@@ -125,6 +129,7 @@ def build(
     from data_pipeline.builder import build as run_build
     from data_pipeline.inputs import InputError
     from data_pipeline.process import BuildConfig
+    from yumebench.cluster import ClusterError
 
     try:
         config = BuildConfig(
@@ -154,6 +159,8 @@ def build(
         )
     except (ValueError, InputError, BuildError) as e:
         fail(str(e))
+    except ClusterError as e:
+        fail(str(e), EXIT_IO)
     except OSError as e:
         fail_io(e)
     for q in report.quarantine:
