@@ -43,6 +43,14 @@ def run(*args, fs: tuple[str, Path] | None = None, fsize: int | None = None, tim
 
     env = {**os.environ, "PYTHONPATH": str(HERE.parent.parent), "COLUMNS": "200"}
     p = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, preexec_fn=limit, env=env, cwd=cwd)
+    if os.environ.get("RELIABILITY_TABLE"):  # (case, exit code, line) rows for a report, on request
+        errors = [ln for ln in p.stderr.splitlines() if ln.startswith("error:")]
+        line = errors[0] if errors else (p.stderr.strip().splitlines() or [""])[-1]
+        case = os.environ.get("PYTEST_CURRENT_TEST", "").split("::")[-1].split(" ")[0]
+        with open(os.environ["RELIABILITY_TABLE"], "a", encoding="utf-8") as f:
+            f.write(
+                json.dumps({"case": case, "args": [str(a) for a in args][:3], "rc": p.returncode, "line": line}) + "\n"
+            )
     return p.returncode, p.stdout, p.stderr
 
 
