@@ -217,11 +217,32 @@ def _run_local(todo: list[InputItem], config: BuildConfig, out: Path, workers: i
     bar.close()
 
 
+def _ray_stage(config: BuildConfig, out: str) -> type:
+    """The per-input stage as a Ray Data actor class holding one CPU and one compute thread. The
+    config travels inside the class, not as constructor arguments, which Ray would keep in its object
+    store (and warn that a restart could lose them)."""
+
+    class RayStage:
+        def __init__(self) -> None:
+            from yumebench.worker_pool import use_threads
+
+            use_threads(1)
+
+        def __call__(self, row: dict) -> dict:
+            import pickle
+
+            result = process_or_quarantine(InputItem(**json.loads(row["item"])), config, Path(out))
+            return {"index": result["index"], "result": pickle.dumps(result)}
+
+    return RayStage
+
+
 def _run_ray(todo: list[InputItem], config: BuildConfig, out: Path, workers: int, progress: bool) -> None:
-    """The same stage as a Ray Data ``map`` over ``workers`` concurrent tasks; RAY_ADDRESS names the
+    """The same stage as a Ray Data ``map`` over a pool of ``workers`` actors; RAY_ADDRESS names the
     cluster. Input paths are absolute (``discover`` resolves them), so workers find them from any
     folder. Results stream back to the driver, which writes the work files, so nodes need to share only
-    the inputs (and, with --materialize, the output folder). Ray retries a task whose worker died."""
+    the inputs (and, with --materialize, the output folder). Ray restarts a dead actor and retries its
+    inputs."""
     import logging
     import pickle
 
@@ -230,21 +251,16 @@ def _run_ray(todo: list[InputItem], config: BuildConfig, out: Path, workers: int
     logging.getLogger("ray.data").setLevel(logging.WARNING)  # our bar, not Ray Data's plan logs
     with connected(workers) as ray:
         ray.data.DataContext.get_current().enable_progress_bars = False
-        out_str = str(out.resolve())
         by_index = {it.index: it for it in todo}
         records = [{"item": json.dumps(asdict(it))} for it in todo]
 
-        def stage(row: dict) -> dict:
-            from yumebench.worker_pool import use_threads
-
-            use_threads(1)  # the task holds one CPU
-            result = process_or_quarantine(InputItem(**json.loads(row["item"])), config, Path(out_str))
-            return {"index": result["index"], "result": pickle.dumps(result)}
-
-        ds = ray.data.from_items(records, override_num_blocks=len(records))  # one input per task
+        ds = ray.data.from_items(records, override_num_blocks=len(records))  # one input per block
         bar = _progress(len(todo), progress)
-        pool = ray.data.TaskPoolStrategy(size=max(1, workers))
-        for row in ds.map(stage, num_cpus=1, compute=pool).iter_rows():
+        # long-lived workers (imports and thread caps once), each with a second input queued so none
+        # waits on the scheduler between inputs; Ray restarts a dead one and retries its inputs
+        pool = ray.data.ActorPoolStrategy(size=max(1, workers), max_tasks_in_flight_per_actor=2)
+        stage = ds.map(_ray_stage(config, str(out.resolve())), num_cpus=1, compute=pool)
+        for row in stage.iter_rows():
             _save_result(out, by_index[row["index"]], pickle.loads(row["result"]))
             bar.update()
         bar.close()
