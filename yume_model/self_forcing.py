@@ -375,6 +375,8 @@ def train_self_forcing(
             "dmd_loss": all_mean(g_total / len(mine), env) if update_generator else None,
             "task": task,
             "exit_steps": exit_steps,
+            "clips": picks if update_generator else [],  # the generator's batch (dataset indices)
+            "critic_clips": critic_picks if fresh_critic else picks,  # the critic's: its own when fresh
             "generator_calls": all_gather_int(calls, env),  # per rank: equal, or collectives would hang
             "ema": ema is not None,
             "seconds": time.perf_counter() - t0,

@@ -100,6 +100,29 @@ def test_critic_noise_level_is_one_per_video_from_the_official_recipe():
     assert 20.0 - 0.5 <= fake.t[0] <= 980.0
 
 
+def test_generator_ema_is_the_official_update():
+    """ema <- 0.99 ema + 0.01 current for float tensors (Self-Forcing's EMA_FSDP), copied otherwise."""
+    ema = {"w": torch.full((3,), 2.0), "n": torch.tensor([1])}
+    sf._update_ema(ema, {"w": torch.full((3,), 4.0), "n": torch.tensor([5])}, 0.99)
+    torch.testing.assert_close(ema["w"], torch.full((3,), 0.99 * 2.0 + 0.01 * 4.0))
+    assert ema["n"].item() == 5
+    with pytest.raises(ValueError, match="ema-decay"):
+        SelfForcingConfig(init="x", ema_decay=1.0)
+
+
+def test_the_unconditional_text_is_the_encoded_negative_prompt():
+    from yume_model.pipeline import YumePipeline
+
+    pipe = YumePipeline.tiny()
+    config = SelfForcingConfig(init="x")
+    uncond = sf._negative_context(pipe, config)
+    text_len = pipe.transformer.dit.config.text_len
+    encoded = pipe.text_encoder.encode([config.negative_prompt])[0][:text_len]
+    assert uncond.shape == (1, text_len, encoded.shape[-1]) and uncond.abs().sum() > 0  # not an all-zero context
+    torch.testing.assert_close(uncond[0, : encoded.shape[0]], encoded)
+    assert config.negative_prompt == sf.WAN_NEGATIVE_PROMPT and config.real_guidance == 3.0  # the official defaults
+
+
 def _inputs(tmp_path: Path) -> tuple[str, str]:
     """A tiny dataset built by the pipeline and a tiny random pipeline to distil."""
     from data_pipeline.builder import build
@@ -148,3 +171,6 @@ def test_two_gloo_processes_run_the_same_passes_and_equal_one_process(tmp_path):
         if a["dmd_loss"] is not None:
             assert b["dmd_loss"] == pytest.approx(a["dmd_loss"], rel=1e-4)
     assert [r["ema"] for r in logs["two"]] == [False, True, True, True]
+    # the critic trains on its own batch (official): drawn apart from the generator's, so they differ
+    assert any(r["clips"] and r["critic_clips"] != r["clips"] for r in logs["one"])
+    assert all(r["clips"] == [] for r in logs["one"][1::2])  # --generator-every 2: critic-only steps
