@@ -94,11 +94,11 @@ def build(
     materialize: bool = typer.Option(False, help="Also write every clip as an mp4 under videos/."),
     world_to_camera: bool = typer.Option(False, help="Pose files hold world-to-camera matrices."),
     opengl: bool = typer.Option(False, help="Pose files use OpenGL camera axes."),
-    workers: int = typer.Option(1, min=1, help="Parallel workers (processes, or Ray tasks)."),
+    workers: int = typer.Option(1, min=1, help="Parallel workers (processes, or Ray actors)."),
     backend: str = typer.Option(
         "local",
         help="local (process pool) or ray (Ray Data on the cluster RAY_ADDRESS names, else a private local Ray; "
-        "--workers tasks at a time; pip install 'yumebench[ray]').",
+        "--workers actors; pip install 'yumebench[ray]'). The driver writes the work files: a rerun resumes.",
     ),
     rows_per_file: int = typer.Option(1000, min=1, help="Clips per parquet file."),
     video_root: Path = typer.Option(
