@@ -157,7 +157,8 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "2"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined
+    version = "3"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    # 3: per-track LK covariance, four joint-fit refinements
     requirements = Requirements(frame_size="grey, width 320 (area resize)", uses_segments=True)
 
     def __init__(
