@@ -15,11 +15,11 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
+from synthetic_inputs import synthetic_build
+
 from data_pipeline.builder import build
 from data_pipeline.process import BuildConfig
-from yumebench.actions import ALL_ACTIONS
-from yumebench.synthetic import SceneConfig, write_sample
-from yumebench.video import iter_frames, read_frames, write_mp4
+from yumebench.video import iter_frames
 
 
 def decode_only(path: str) -> int:
@@ -36,20 +36,8 @@ def main() -> None:
     h, w = map(int, args.size.split("x"))
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        rows = []
-        seg = args.frames // 4
-        # Render once; distinct encodes (crf) make distinct inputs without re-rendering.
-        segments = [(ALL_ACTIONS[k * 23 % 81], seg) for k in range(4)]
-        s = write_sample(root / "in", "v0", segments, SceneConfig(width=w, height=h, seed=0), fps=30)
-        frames_rgb, _ = read_frames(s["video"])
-        for i in range(args.videos):
-            video = root / "in" / f"v{i}.mp4"
-            if i:
-                write_mp4(video, frames_rgb, 30, crf=18 + i)
-            rows.append({"video": str(video), "poses": str(s["poses"]), "caption_file": str(s["caption"])})
-        manifest = root / "m.jsonl"
-        manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
-        videos = [r["video"] for r in rows]
+        manifest = synthetic_build(root, args.videos, args.frames, (h, w))
+        videos = [json.loads(line)["video"] for line in manifest.read_text().splitlines()]
 
         t0 = time.perf_counter()
         with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:

@@ -27,12 +27,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from synthetic_inputs import synthetic_build
+
 from data_pipeline.builder import build
 from data_pipeline.process import BuildConfig
 from yumebench.actions import ALL_ACTIONS
 from yumebench.bench.runner import BenchConfig, run_bench
-from yumebench.synthetic import SceneConfig, random_segment_video, write_sample
-from yumebench.video import read_frames, write_mp4
+from yumebench.synthetic import random_segment_video
+from yumebench.video import write_mp4
 
 
 def synthetic_bench(root: Path, count: int, size: tuple[int, int]) -> tuple[Path, Path]:
@@ -44,23 +46,6 @@ def synthetic_bench(root: Path, count: int, size: tuple[int, int]) -> tuple[Path
         items.append({"id": f"v{v}", "video": f"v{v}.mp4", "segments": segs})
     (root / "spec.jsonl").write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))
     return root / "spec.jsonl", root
-
-
-def synthetic_build(root: Path, count: int, frames: int, size: tuple[int, int]) -> Path:
-    """``count`` inputs: one render, re-encoded at distinct quality (distinct files, the same work each)."""
-    seg = frames // 4
-    segments = [(ALL_ACTIONS[k * 23 % 81], seg) for k in range(4)]
-    sample = write_sample(root / "in", "v0", segments, SceneConfig(width=size[1], height=size[0], seed=0), fps=30)
-    rgb, _ = read_frames(sample["video"])
-    rows = []
-    for i in range(count):
-        video = root / "in" / f"v{i}.mp4"
-        if i:
-            write_mp4(video, rgb, 30, crf=18 + i)
-        rows.append({"video": str(video), "poses": str(sample["poses"]), "caption_file": str(sample["caption"])})
-    manifest = root / "manifest.jsonl"
-    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return manifest
 
 
 def busy_cores() -> tuple[int, int]:
