@@ -68,6 +68,17 @@ def _rename(key: str, table: list[tuple[re.Pattern[str], str]]) -> str:
     return key
 
 
+def rename_keys(state: dict[str, torch.Tensor], rules: list[tuple[str, str]]) -> dict[str, torch.Tensor]:
+    """Each key through every ``(pattern, replacement)`` of ``rules`` in order (``re.sub``): the
+    conversions of Wan's native umT5 and VAE files, whose rules build on one another."""
+    out = {}
+    for key, value in state.items():
+        for pattern, repl in rules:
+            key = re.sub(pattern, repl, key)
+        out[key] = value
+    return out
+
+
 def diffusers_to_native(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return {_rename(k, _TO_NATIVE): v for k, v in state.items()}
 

@@ -125,11 +125,9 @@ _T5_RENAMES = [  # Wan's native umT5 encoder (wan/modules/t5.py) -> transformers
 def native_t5_to_transformers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Wan's umT5 encoder key names -> ``UMT5EncoderModel`` key names (same tensors; the embedding is
     shared with ``encoder.embed_tokens``)."""
-    out = {}
-    for key, value in state.items():
-        for pattern, repl in _T5_RENAMES:
-            key = re.sub(pattern, repl, key)
-        out[key] = value
+    from yume_model.checkpoint import rename_keys
+
+    out = rename_keys(state, _T5_RENAMES)
     out["encoder.embed_tokens.weight"] = out["shared.weight"]
     return out
 

@@ -11,7 +11,6 @@ Shapes: latents (B, z_dim, T, h, w); pixels (B, 3, 1 + 4 (T - 1), 16 h, 16 w) in
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -107,12 +106,9 @@ _VAE_RENAMES = [  # Wan's native names (vae2_2.py) -> diffusers' AutoencoderKLWa
 
 def native_vae_to_diffusers(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Wan2.2 VAE key names -> ``AutoencoderKLWan`` key names (same tensors)."""
-    out = {}
-    for key, value in state.items():
-        for pattern, repl in _VAE_RENAMES:
-            key = re.sub(pattern, repl, key)
-        out[key] = value
-    return out
+    from yume_model.checkpoint import rename_keys
+
+    return rename_keys(state, _VAE_RENAMES)
 
 
 def _native_vae_config(state: dict[str, torch.Tensor]) -> dict:
