@@ -22,6 +22,11 @@ pytestmark = pytest.mark.slow
 CLI = [sys.executable, "-m", "yumebench.cli"]
 
 
+def _cli(*args: str, cwd: Path, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """One ``yumebench`` command run to its end."""
+    return subprocess.run([*CLI, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
 @pytest.fixture(scope="module")
 def cluster():
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "ray-bystander"])
@@ -52,14 +57,8 @@ def bench_videos(tmp_path_factory):
         write_mp4(root / "videos" / f"v{v}.mp4", frames, 16)
         lines.append(json.dumps({"id": f"v{v}", "video": f"v{v}.mp4", "prompt": "a walk", "segments": segs}))
     (root / "spec.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    done = subprocess.run(
-        [*CLI, "bench", "run", "--spec", "spec.jsonl", "--videos", "videos", "--out", "local.json", "--workers", "2"]
-        + ["--quiet"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    args = ["bench", "run", "--spec", "spec.jsonl", "--videos", "videos", "--out", "local.json", "--workers", "2"]
+    done = _cli(*args, "--quiet", cwd=root)
     assert done.returncode == 0, done.stderr
     return root
 
@@ -135,13 +134,7 @@ def build_inputs(tmp_path_factory):
         write_sample(root / "videos", f"walk{i}", segments, SceneConfig(seed=40 + i, width=96, height=64), fps=30)
         rows.append({"video": f"videos/walk{i}.mp4", "poses": f"videos/walk{i}.npy"})
     (root / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    done = subprocess.run(
-        [*CLI, "data", "build", "manifest.jsonl", "--out", "local", "--workers", "2", "--quiet"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    done = _cli("data", "build", "manifest.jsonl", "--out", "local", "--workers", "2", "--quiet", cwd=root)
     assert done.returncode == 0, done.stderr
     return root
 
@@ -176,13 +169,6 @@ def test_data_build_on_the_cluster_equals_local_and_survives_a_killed_worker(clu
 def test_an_unreachable_cluster_is_one_line_and_exit_3(bench_videos, tmp_path):
     env = {**os.environ, "RAY_ADDRESS": "127.0.0.1:1"}
     args = ["bench", "run", "--spec", "spec.jsonl", "--videos", "videos", "--out", str(tmp_path / "r.json")]
-    done = subprocess.run(
-        [*CLI, *args, "--backend", "ray", "--quiet"],
-        cwd=bench_videos,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = _cli(*args, "--backend", "ray", "--quiet", cwd=bench_videos, env=env, timeout=300)
     assert done.returncode == 3, done.stderr
     assert "RAY_ADDRESS=127.0.0.1:1" in done.stderr and "Traceback" not in done.stderr
