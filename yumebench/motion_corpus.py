@@ -865,30 +865,10 @@ def _pano(
 
 
 def _static(condition, rng, photos, panoramas, n, segs, size, *, objects=0, use_pano=False) -> CorpusVideo:
-    if use_pano and panoramas:
-        return _pano(
-            condition,
-            rng,
-            photos,
-            panoramas,
-            n,
-            segs,
-            size,
-            pool=[Action("None", "·")],
-            objects=objects,
-            degradation="compression",
-        )
-    return _street(
-        condition,
-        rng,
-        photos,
-        panoramas,
-        n,
-        segs,
-        size,
-        pool=[Action("None", "·")],
-        objects=objects,
-        degradation="compression",
+    make = _pano if use_pano and panoramas else _street
+    still = [Action("None", "·")]
+    return make(
+        condition, rng, photos, panoramas, n, segs, size, pool=still, objects=objects, degradation="compression"
     )
 
 
