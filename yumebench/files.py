@@ -107,6 +107,21 @@ def ensure_writable(folder: str | os.PathLike) -> Path:
     return folder
 
 
+def read_text(path: Path, kind: str, error: type[Exception], missing: str = "file not found") -> str:
+    """The UTF-8 text of ``path``; a missing file, a folder, other bytes or an unreadable file raise
+    ``error`` with one line naming the file (``kind``: what the file should be, e.g. "spec file")."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise error(f"{path}: {missing}") from None
+    except IsADirectoryError:
+        raise error(f"{path}: is a folder, not a {kind}") from None
+    except UnicodeDecodeError:
+        raise error(f"{path}: not UTF-8 text") from None
+    except OSError as e:
+        raise error(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+
+
 def os_error_line(e: OSError) -> str:
     """``<file>: <reason>`` for an OSError (the file when the error names one)."""
     reason = _REASONS.get(e.errno or 0) or (e.strerror or type(e).__name__).lower()

@@ -18,6 +18,8 @@ import math
 from pathlib import Path
 from typing import Any, TypedDict
 
+from yumebench.files import read_text
+
 SCHEMA_VERSION = "1.0"
 
 
@@ -59,16 +61,7 @@ def load_results(path: str | Path) -> dict[str, Any]:
     true), and a ``meta`` that is not an object. A gate that compares scores must never see a NaN.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ResultsError(f"{path}: file not found") from None
-    except IsADirectoryError:
-        raise ResultsError(f"{path}: is a folder, not a results file") from None
-    except UnicodeDecodeError:
-        raise ResultsError(f"{path}: not UTF-8 text") from None
-    except OSError as e:
-        raise ResultsError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+    text = read_text(path, "results file", ResultsError)
     try:
         data = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as e:

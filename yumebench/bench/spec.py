@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from yumebench.actions import Action, ActionError, parse_keys, parse_mouse
+from yumebench.files import read_text
 
 
 class SpecError(ValueError):
@@ -74,16 +75,7 @@ def parse_item(raw: object) -> SpecItem:
 def read_spec(path: str | Path) -> tuple[list[SpecItem], list[dict]]:
     """Items and per-line errors ``{"id", "video", "error"}``; raises ``SpecError`` if nothing is usable."""
     path = Path(path)
-    if not path.exists():
-        raise SpecError(f"{path}: spec not found")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise SpecError(f"{path}: not UTF-8 text") from None
-    except IsADirectoryError:
-        raise SpecError(f"{path}: is a folder, not a spec file") from None
-    except OSError as e:
-        raise SpecError(f"{path}: cannot read ({e.strerror or type(e).__name__})") from None
+    lines = read_text(path, "spec file", SpecError, missing="spec not found").splitlines()
     items, errors, seen = [], [], set()
     for n, text in enumerate(lines, start=1):
         if not text.strip():
