@@ -145,3 +145,74 @@ def test_noise_sigma_and_evidence():
     assert math.isclose(cov[2][0, 0], 16.0) and cov[2][1, 1] < 0.3  # x: along the edge (clipped at 4^2)
     slide = np.array([[3.0, 0.0]])
     assert cm.mahalanobis(slide, cov[2:]) < 1.0 < cm.mahalanobis(slide, cov[:1])
+
+
+@pytest.mark.parametrize("action", ["W+A,↑→", "S,↓←", "D,·", "None,↑"])
+def test_walker_poses_are_the_action_vocabulary_paths(action):
+    """The fit's motion model moves a camera exactly as ``walk_path`` does for an action held over a
+    segment (known answer from the corpus's own path generator)."""
+    from yumebench.actions import Action
+    from yumebench.motion_corpus import MotionSpeeds, walk_path
+
+    keys, mouse = action.split(",")
+    act = Action(keys, mouse)
+    speeds = MotionSpeeds(step_m=1.0, yaw_deg=1.3, pitch_deg=0.4)
+    c2w = walk_path([act], 16, speeds, heading_deg=0.0, pitch_deg=20.0)
+    forward, strafe, yaw, tilt = act.components
+    azimuth = math.atan2(strafe, forward) if forward or strafe else 0.0
+    params = np.array([math.radians(20.0), yaw * math.radians(1.3), tilt * math.radians(0.4), azimuth])
+    rot, pos = cm.walker_poses(params, np.arange(17))
+    np.testing.assert_allclose(rot, c2w[:, :3, :3], atol=1e-12)
+    if forward or strafe:
+        np.testing.assert_allclose(pos, c2w[:, :3, 3], atol=1e-12)
+
+
+def test_walker_starts_recover_the_parameters_of_a_walker_step():
+    params = np.array([math.radians(-25.0), math.radians(0.9), math.radians(0.3), math.radians(-60.0)])
+    step_rot, direction = cm.walker_step(params, 0)
+    starts = np.array(cm.walker_starts(step_rot, direction))
+    assert np.min(np.abs(starts - params).max(axis=1)) < math.radians(0.5)
+
+
+def test_cheirality_error_tells_a_sideways_step_from_its_bas_relief_twin():
+    """Turning right while stepping left, over near ground and points at infinity: stepping right while
+    turning a little more moves every track along its epipolar line only, so the Sampson error cannot
+    tell the two apart; the twin puts the points at infinity behind the camera, and only the cheirality
+    error sees it."""
+    rng = np.random.default_rng(3)
+    focal = 230.0
+    near = _scene(rng, 150, depth=(3.0, 8.0), focal=focal)
+    far = _scene(rng, 150, depth=(1e6, 1e6 + 1), focal=focal)
+    truth = np.array([0.0, math.radians(1.0), 0.0, math.radians(-90.0)])
+    rot, pos = cm.walker_poses(truth, np.array([0, 8]))
+    pos = pos * 0.05  # 5 cm per frame
+    windows = []
+    for points in (near, far):
+        in_second = (points - pos[1]) @ rot[1]
+        p1 = _project(points, focal) + rng.normal(0, 0.1, (len(points), 2))
+        p2 = _project(in_second, focal) + rng.normal(0, 0.1, (len(points), 2))
+        windows.append((p1, p2))
+    window = cm._Window(
+        np.concatenate([w[0] for w in windows]), np.concatenate([w[1] for w in windows]), 8, 0, "moving", CENTER[1]
+    )
+    residuals = cm._epipolar_residuals([window], [0.1], CENTER)
+
+    def cost(yaw_deg: float, azimuth_deg: float) -> tuple[float, float]:
+        params = np.array([0.0, math.radians(yaw_deg), 0.0, math.radians(azimuth_deg)])
+        r, p = cm.walker_poses(params, np.array([0, 8]))
+        rel_rot, rel_t = cm._relative(r[0].T @ r[1], r[0].T @ (p[1] - p[0]))
+        terms = residuals(rel_rot[None], rel_t[None], focal)
+        n = len(window.p1)
+        return cm._capped(terms[:n]), cm._capped(terms[n:])
+
+    sampson_truth, behind_truth = cost(1.0, -90.0)
+    # the twin: the far points' flow says "more yaw" once the step is reversed
+    twins = [cost(y, 90.0) for y in np.linspace(1.0, 1.6, 61)]
+    best_twin = min(twins, key=lambda c: c[0])
+    assert best_twin[0] < 1.5 * sampson_truth + 50  # the Sampson error alone barely prefers the truth
+    # at the truth, only the noise of the points at infinity crosses to the wrong side
+    assert best_twin[1] > 5 * behind_truth  # the twin puts them behind the camera
+    fitted_rot, fitted_dir = cm.constant_motion_fit(
+        [window], [0.1], [(np.eye(3), np.array([1.0, 0, 0]), 8), (np.eye(3), np.array([-1.0, 0, 0]), 8)], focal, CENTER
+    )
+    assert fitted_dir[0] < -0.9 and cm.per_frame_euler(fitted_rot, 1)[0] == pytest.approx(1.0, abs=0.1)

@@ -157,8 +157,9 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "3"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
-    # 3: per-track LK covariance, four joint-fit refinements
+    version = "4"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
+    # motion space with the cheirality error, noise floor 0.15 px
     requirements = Requirements(frame_size="grey, width 320 (area resize)", uses_segments=True)
 
     def __init__(
