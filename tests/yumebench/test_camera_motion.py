@@ -195,13 +195,13 @@ def test_cheirality_error_tells_a_sideways_step_from_its_bas_relief_twin():
     window = cm._Window(
         np.concatenate([w[0] for w in windows]), np.concatenate([w[1] for w in windows]), 8, 0, "moving", CENTER[1]
     )
-    residuals = cm._epipolar_residuals([window], [0.1], CENTER)
+    residuals = cm._epipolar_residuals([window], [0.1], focal, CENTER)
 
     def cost(yaw_deg: float, azimuth_deg: float) -> tuple[float, float]:
         params = np.array([0.0, math.radians(yaw_deg), 0.0, math.radians(azimuth_deg)])
         r, p = cm.walker_poses(params, np.array([0, 8]))
         rel_rot, rel_t = cm._relative(r[0].T @ r[1], r[0].T @ (p[1] - p[0]))
-        terms = residuals(rel_rot[None], rel_t[None], focal)
+        terms = residuals(rel_rot[None], rel_t[None])
         n = len(window.p1)
         return cm._capped(terms[:n]), cm._capped(terms[n:])
 
