@@ -30,10 +30,20 @@ def _scene(rng: np.random.Generator, n: int = 300, depth: tuple[float, float] = 
     return np.column_stack([(x - CENTER[0]) / focal * z, (y - CENTER[1]) / focal * z, z])
 
 
+def _window_pose(step_rotation: np.ndarray, step_position: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pose of the camera ``frames`` frames later under a constant per-frame motion (the next camera's
+    rotation and position in the current camera's frame): (rotation, position) in the first frame."""
+    rot, pos = np.eye(3), np.zeros(3)
+    for _ in range(frames):
+        pos = pos + rot @ step_position
+        rot = rot @ step_rotation
+    return rot, pos
+
+
 def _views(points, step_rot, step_pos, frames, focal, noise, rng):
     """Tracks of ``points`` from the first camera to the camera ``frames`` frames later under constant
     per-frame motion, with pixel noise."""
-    rot, pos = cm.window_pose(step_rot, step_pos, frames)
+    rot, pos = _window_pose(step_rot, step_pos, frames)
     in_second = (points - pos) @ rot  # world (= first camera) -> second camera
     keep = in_second[:, 2] > 0.5
     p1 = _project(points[keep], focal) + rng.normal(0, noise, (keep.sum(), 2))

@@ -624,18 +624,9 @@ def _skew(t: np.ndarray) -> np.ndarray:
     return np.array([[0, -t[2], t[1]], [t[2], 0, -t[0]], [-t[1], t[0], 0]])
 
 
-def window_pose(step_rotation: np.ndarray, step_position: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pose of the camera ``frames`` frames later under a constant per-frame motion (the next camera's
-    rotation and position in the current camera's frame): (rotation, position) in the first frame."""
-    rot, pos = np.eye(3), np.zeros(3)
-    for _ in range(frames):
-        pos = pos + rot @ step_position
-        rot = rot @ step_rotation
-    return rot, pos
-
-
 def _per_frame(rotation: np.ndarray, position: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
-    """The constant per-frame motion that produces a window's (rotation, position direction)."""
+    """The constant per-frame motion (rotation, unit position of the next camera in the current one's
+    frame) that, repeated ``frames`` times, produces a window's (rotation, position direction)."""
     step = Rotation.from_rotvec(Rotation.from_matrix(rotation).as_rotvec() / frames).as_matrix()
     powers = np.eye(3)
     total = np.zeros((3, 3))
@@ -771,15 +762,10 @@ def walker_starts(step_rot: np.ndarray, v: np.ndarray) -> list[tuple]:
         if abs(theta) > math.radians(75):
             continue
         # the direction in the level heading frame: undo the pitch, then take its azimuth
-        level = _rotation_x(theta) @ v
+        level = Rotation.from_rotvec([theta, 0.0, 0.0]).as_matrix() @ v
         for sense in (1.0, -1.0):
             out.append((theta, psi, phi, math.atan2(sense * level[0], sense * level[2])))
     return out
-
-
-def _rotation_x(a: float) -> np.ndarray:
-    c, s = math.cos(a), math.sin(a)
-    return np.array([[1, 0, 0], [0, c, -s], [0, s, c]])
 
 
 def constant_motion_fit(
