@@ -12,10 +12,13 @@ from yumebench.actions import Action  # noqa: E402
 from yumebench.metrics.instruction_following import IFConfig, accuracy_tables, score_video_segments  # noqa: E402
 from yumebench.motion_corpus import (  # noqa: E402
     CONDITIONS,
+    CameraModel,
     MotionSpeeds,
+    _render,
     make_video,
     real_photos,
     segment_truth,
+    street_world,
     walk_path,
 )
 
@@ -96,3 +99,18 @@ def test_shuffled_commands_score_low(scored):
         segs = [{**s, "keys": o["keys"], "mouse": o["mouse"]} for s, o in zip(video.segments, other, strict=True)]
         hits += [r["correct"] for r in score_video_segments(video.frames, segs, IFConfig())]
     assert np.mean(hits) <= 0.3
+
+
+@pytest.mark.parametrize("fov", [60.0, 88.0])
+def test_a_slow_turn_sets_the_focal_length_of_the_walking_segments(fov):
+    """A walk with one slow pure turn (0.3 deg/frame, 2.4 deg per window): the turn self-calibrates the
+    focal length, and the walking segments use it. (With the turn below the trusted rotation, the
+    walking segments fell back to Mendonca-Cipolla, which level walking leaves ill-conditioned.)"""
+    rng = np.random.default_rng(int(fov))
+    world = street_world(rng, real_photos())
+    actions = [Action("W", "·"), Action("None", "→"), Action("W+A", "·")]
+    c2w = walk_path(actions, 32, MotionSpeeds(0.06, 0.3, 0.0), heading_deg=10.0)
+    frames = _render(world, CameraModel(SIZE[1], SIZE[0], fov), c2w)
+    results = score_video_segments(frames, segment_truth(c2w, 32, 3), IFConfig())
+    assert [r["motion"]["decision"] for r in results] == ["translation", "rotation", "translation"]
+    assert all(abs(r["motion"]["fov_deg"] - fov) < 2.0 for r in results), [r["motion"]["fov_deg"] for r in results]
