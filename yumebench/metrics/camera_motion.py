@@ -32,8 +32,10 @@ camera's own x axis, no roll; the camera's tilt is fitted). The cost is each tra
 its cheirality error (how far it moved to the wrong side of the point at infinity): the Sampson error
 alone cannot tell a sideways step from its bas-relief twin, a step the other way with a little more or
 less yaw. The focal length of translating segments is the video's (a camera keeps its lens): the
-median of its rotation segments' self-calibrations where they are well conditioned, else a
-Mendonça-Cipolla self-calibration from the translating windows, else ``default_fov_deg``.
+median of its rotation segments' self-calibrations (a turn of ``min_calibration_deg`` per window
+pins the focal to about a degree), else a Mendonça-Cipolla self-calibration from the translating
+windows (poorly conditioned for a level walker: its rotation axis is perpendicular to its step, nearly
+a critical motion), else ``default_fov_deg``.
 
 Conventions follow ``yumebench.poses``: relative motions are the pose of the later camera in the
 earlier camera's frame (OpenCV axes), so the published decision rule applies.
