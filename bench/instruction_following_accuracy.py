@@ -7,10 +7,11 @@ control and an accuracy-vs-rate curve. Prints tables (a report, not a timed test
     python bench/instruction_following_accuracy.py --curve --panoramas pano/       # accuracy vs turn rate
 
 Seeds: ``--seeds test`` (the default, 5000+) are never used for tuning; ``--seeds tune`` (1000+) are.
-Panoramas: any folder of equirectangular photographs. The numbers in the README were made with the
-examples of pchen66/panolens.js (``example/asset/textures/equirectangular/*.jpg`` at commit 9fb3e35;
-fetch the repository and copy them into one folder). The examples of pannellum and A-Frame are reserved
-for independent validation: do not tune on them.
+Panoramas: any folder of equirectangular photographs. The numbers in the README were made with the 16
+listed (with their SHA-256) in ``bench/validation_panoramas.py``: 15 examples of pchen66/panolens.js and
+py360convert's example, one folder for both seed sets (``python bench/validation_panoramas.py --out pano/
+--source <panolens.js checkout> --source <py360convert checkout>``). The examples of pannellum and
+A-Frame are reserved for independent validation: do not tune on them.
 
 Rendered videos are cached in ``--cache`` (npz), so a rerun scores without rendering.
 """
