@@ -46,7 +46,7 @@ earlier camera's frame (OpenCV axes), so the published decision rule applies.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
 
 import cv2
@@ -173,13 +173,22 @@ def prepare_grey(frames: np.ndarray, width: int, contrast_sigma_px: float = 9.0)
         raw.append(g)
         b = cv2.GaussianBlur(g, (3, 3), 0.8)
         if contrast_sigma_px > 0:
-            detail = b - cv2.GaussianBlur(b, (0, 0), contrast_sigma_px)
-            spread = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), contrast_sigma_px))
+            detail = b - _smooth(b, contrast_sigma_px)
+            spread = np.sqrt(np.maximum(_smooth(detail * detail, contrast_sigma_px), 0.0))
             norm = detail / (spread + 1.0)  # + 1 grey level: flat sky and black frames are not amplified into noise
         else:
             norm = (b - b.mean()) / (b.std() + 1e-6)
         tracking.append(np.clip(norm * 40 + 128, 0, 255).astype(np.uint8))
     return GreyFrames(tracking, raw, width / w)
+
+
+def _smooth(image: np.ndarray, sigma: float) -> np.ndarray:
+    """A wide Gaussian blur computed at a quarter of the size (the result is smooth, so nothing is lost
+    that the normalisation needs; a quarter of the cost of blurring at full size)."""
+    h, w = image.shape
+    small = cv2.resize(image, (max(1, w // 4), max(1, h // 4)), interpolation=cv2.INTER_AREA)
+    blurred = cv2.GaussianBlur(small, (0, 0), sigma * small.shape[1] / w)
+    return cv2.resize(blurred, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def noise_sigma(raw: np.ndarray) -> float:
@@ -555,9 +564,11 @@ class OpenCVMotionEstimator:
         if not moving:
             return {**base, "decision": "static"}
 
+        thinned = _thinned(moving, SEARCH_TRACKS)
+
         def cost(fov: float) -> float:
             f = _focal_of(fov, width)
-            return float(np.median(np.concatenate([rotation_transfer(w.p1, w.p2, f, center)[1] for w in moving])))
+            return float(np.median(np.concatenate([rotation_transfer(w.p1, w.p2, f, center)[1] for w in thinned])))
 
         costs = [cost(f) for f in c.fov_candidates]
         best = int(np.argmin(costs))
@@ -664,6 +675,17 @@ def _per_frame(rotation: np.ndarray, position: np.ndarray, frames: int) -> tuple
 
 
 WALKER_REFINED = 3  # the best starting points that are refined
+SEARCH_TRACKS = 600  # tracks a segment keeps (every k-th) where many candidates are ranked: FOV and walker starts
+
+
+def _thinned(windows: list, limit: int) -> list:
+    """The windows with every k-th track, at most about ``limit`` tracks in all (the same windows when
+    they hold fewer)."""
+    k = math.ceil(sum(len(w.p1) for w in windows) / limit)
+    if k <= 1:
+        return windows
+    return [replace(w, p1=w.p1[::k], p2=w.p2[::k], cov=None if w.cov is None else w.cov[::k]) for w in windows]
+
 
 AXES = [
     np.array(v, float) / np.linalg.norm(v)
@@ -816,16 +838,19 @@ def constant_motion_fit(
     first = np.array([w.start - origin for w in windows])
     offsets = np.concatenate([first, first + np.array([w.frames for w in windows])])
 
-    def terms(x: np.ndarray) -> np.ndarray:
+    # starts are ranked on a thinned set of tracks (ranking is most of the fit's time), refined on all
+    ranking = _epipolar_residuals(_thinned(windows, SEARCH_TRACKS), sigmas, focal, center)
+
+    def terms(x: np.ndarray, fn=residuals) -> np.ndarray:
         rot, pos = walker_poses(x, offsets)
         n = len(windows)
         pairs = [_relative(rot[i].T @ rot[n + i], rot[i].T @ (pos[n + i] - pos[i])) for i in range(n)]
-        return residuals(np.stack([r for r, _ in pairs]), np.stack([t for _, t in pairs]))
+        return fn(np.stack([r for r, _ in pairs]), np.stack([t for _, t in pairs]))
 
     proposed = [x for rot, direction, k in candidates for x in walker_starts(*_per_frame(rot, direction, k))]
     # distinct starts only (many proposals coincide), so the refined few are different motions
     starts = list(np.unique(np.round(np.array(proposed), 4), axis=0))
-    costs = [_capped(terms(x)) for x in starts]
+    costs = [_capped(terms(x, ranking)) for x in starts]
     best = None
     for i in np.argsort(costs, kind="stable")[:WALKER_REFINED]:
         fit = least_squares(terms, starts[i], loss="cauchy", max_nfev=40)
