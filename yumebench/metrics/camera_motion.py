@@ -564,7 +564,7 @@ class OpenCVMotionEstimator:
         if not moving:
             return {**base, "decision": "static"}
 
-        thinned = _thinned(moving, SEARCH_TRACKS)
+        thinned = _thinned(moving, _thinning(moving, SEARCH_TRACKS))
 
         def cost(fov: float) -> float:
             f = _focal_of(fov, width)
@@ -678,10 +678,12 @@ WALKER_REFINED = 3  # the best starting points that are refined
 SEARCH_TRACKS = 600  # tracks a segment keeps (every k-th) where many candidates are ranked: FOV and walker starts
 
 
-def _thinned(windows: list, limit: int) -> list:
-    """The windows with every k-th track, at most about ``limit`` tracks in all (the same windows when
-    they hold fewer)."""
-    k = math.ceil(sum(len(w.p1) for w in windows) / limit)
+def _thinning(windows: list, limit: int) -> int:
+    """Keep every k-th track: at most about ``limit`` tracks in all (k = 1 when they hold fewer)."""
+    return max(1, math.ceil(sum(len(w.p1) for w in windows) / limit))
+
+
+def _thinned(windows: list, k: int) -> list:
     if k <= 1:
         return windows
     return [replace(w, p1=w.p1[::k], p2=w.p2[::k], cov=None if w.cov is None else w.cov[::k]) for w in windows]
@@ -839,7 +841,9 @@ def constant_motion_fit(
     offsets = np.concatenate([first, first + np.array([w.frames for w in windows])])
 
     # starts are ranked on a thinned set of tracks (ranking is most of the fit's time), refined on all
-    ranking = _epipolar_residuals(_thinned(windows, SEARCH_TRACKS), sigmas, focal, center)
+    k = _thinning(windows, SEARCH_TRACKS)
+    thin_sigmas = [s[::k] if np.ndim(s) else s for s in sigmas]  # a window's sigma may be per track
+    ranking = _epipolar_residuals(_thinned(windows, k), thin_sigmas, focal, center)
 
     def terms(x: np.ndarray, fn=residuals) -> np.ndarray:
         rot, pos = walker_poses(x, offsets)

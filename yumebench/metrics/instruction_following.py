@@ -161,7 +161,7 @@ class InstructionFollowing(Dimension):
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame
-    requirements = Requirements(frame_size="grey, width 320 (area resize)", uses_segments=True)
+    requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True)
 
     def __init__(
         self, config: IFConfig | None = None, estimator: CameraMotionEstimator | None = None, **kwargs
