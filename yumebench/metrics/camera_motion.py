@@ -841,9 +841,9 @@ def constant_motion_fit(
     offsets = np.concatenate([first, first + np.array([w.frames for w in windows])])
 
     # starts are ranked on a thinned set of tracks (ranking is most of the fit's time), refined on all
-    k = _thinning(windows, SEARCH_TRACKS)
-    thin_sigmas = [s[::k] if np.ndim(s) else s for s in sigmas]  # a window's sigma may be per track
-    ranking = _epipolar_residuals(_thinned(windows, k), thin_sigmas, focal, center)
+    every = _thinning(windows, SEARCH_TRACKS)
+    thin_sigmas = [s[::every] if np.ndim(s) else s for s in sigmas]  # a window's sigma may be per track
+    ranking = _epipolar_residuals(_thinned(windows, every), thin_sigmas, focal, center)
 
     def terms(x: np.ndarray, fn=residuals) -> np.ndarray:
         rot, pos = walker_poses(x, offsets)
