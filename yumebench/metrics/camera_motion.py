@@ -154,7 +154,9 @@ class GreyFrames:
     scale: float  # analysis pixels per video pixel
 
 
-def prepare_grey(frames: np.ndarray, width: int, contrast_sigma_px: float = 9.0) -> GreyFrames:
+def prepare_grey(
+    frames: np.ndarray, width: int, contrast_sigma_px: float = MotionConfig.contrast_sigma_px
+) -> GreyFrames:
     """Frames at analysis size. The tracking images are contrast-normalised locally (mean and standard
     deviation in a Gaussian window of ``contrast_sigma_px``), which cancels flicker and exposure changes
     (any gain and offset) the way a whole-frame normalisation does, without tying a pixel's grey level
