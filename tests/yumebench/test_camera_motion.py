@@ -267,3 +267,50 @@ def test_tracks_hold_when_bright_sky_enters_the_view():
     assert tracks >= 100 and error < 0.1
     tracks, error = _tracked_while_sky_enters(0.0)
     assert tracks < 50 or error > 0.5
+
+
+def test_forward_jacobian_is_scipys_two_point_jacobian():
+    """The batched Jacobian the walker's refinement uses equals least_squares' own '2-point' one."""
+    from scipy.optimize._numdiff import approx_derivative
+
+    def fn(x: np.ndarray) -> np.ndarray:  # points (..., 4) side by side
+        a, b, c, d = (x[..., i, None] for i in range(4))
+        t = np.linspace(-1.0, 1.0, 7)
+        return np.concatenate([np.sin(a * t + b), c * c * t - np.exp(d * t), a * d + t], axis=-1)
+
+    for x in (np.array([0.3, -1.2, 2.5, 0.0]), np.array([-4.0, 1e-3, -0.2, 7.5])):
+        fast = cm.forward_jacobian(fn, x, fn(x))
+        np.testing.assert_allclose(fast, approx_derivative(fn, x, method="2-point"), rtol=1e-12, atol=1e-12)
+
+
+def _translating_texture(speeds_px: list[float]) -> np.ndarray:
+    """Frames of a textured plane sliding right by ``speeds_px[k]`` between frames k and k + 1."""
+    import cv2
+
+    rng = np.random.default_rng(5)
+    scene = cv2.GaussianBlur(rng.uniform(0, 255, (200, 520)).astype(np.float32), (0, 0), 2.0)
+    scene = (scene - scene.min()) / (scene.max() - scene.min()) * 255
+    offsets = np.concatenate([[0.0], np.cumsum(speeds_px)])
+    frames = [cv2.warpAffine(scene, np.float32([[1, 0, 150 - x], [0, 1, 0]]), (320, 180)) for x in offsets]
+    return np.stack([np.repeat(f.astype(np.uint8)[..., None], 3, axis=2) for f in frames])
+
+
+@pytest.mark.parametrize("speeds", [[1.0] * 4 + [7.0] * 4, [14.0] * 8, [0.2] * 8])
+def test_tracking_follows_the_motion_through_the_pyramid_levels_it_chooses(speeds):
+    """Each frame step uses as few pyramid levels as the last step's motion allows (the coarse levels
+    cost most); known answer: the texture moves exactly sum(speeds) px left, including when the camera
+    speeds up sevenfold within the window and when it moves 14 px per frame."""
+    config = cm.MotionConfig(analysis_width=320)
+    grey = cm.prepare_grey(_translating_texture(speeds), 320, config.contrast_sigma_px)
+    p1, p2, _ = cm.track_window(grey, 0, 8, config)
+    assert len(p1) >= 100
+    error = np.hypot(p2[:, 0] - p1[:, 0] + sum(speeds), p2[:, 1] - p1[:, 1])
+    assert np.median(error) < 0.05 and np.percentile(error, 90) < 0.2
+
+
+def test_pyramid_levels_cover_twice_the_fast_tracks_motion():
+    assert cm.pyramid_levels(np.full(100, 1.0)) == 1
+    assert cm.pyramid_levels(np.full(100, 5.0)) == 2
+    assert cm.pyramid_levels(np.full(100, 9.0)) == 3
+    assert cm.pyramid_levels(np.full(100, 60.0)) == 3  # never more than the tracker's own maximum
+    assert cm.pyramid_levels(np.r_[np.full(90, 1.0), np.full(10, 9.0)]) == 3  # the fast tenth counts

@@ -237,6 +237,16 @@ def detect_features(tracking: np.ndarray, raw: np.ndarray, config: MotionConfig)
 _LK = dict(winSize=(15, 15), maxLevel=3, criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.02))
 
 
+def pyramid_levels(flow_px: np.ndarray) -> int:
+    """The pyramid levels the next frame step needs, from this step's track motion: Lucas-Kanade with
+    a 15 px window converges from up to ~4 px away at its top level, so a motion d needs 2^L x 4 >= d;
+    twice the 95th percentile covers a camera that speeds up and the faster tracks. Most steps move a
+    few pixels and need 1 level of 3: the coarse levels cost most (at 60x34 px a window is a quarter of
+    the image and iterates longest), and skipping them halves the tracking time."""
+    need = 2.0 * float(np.percentile(flow_px, 95)) / 4.0
+    return int(min(_LK["maxLevel"], max(1, math.ceil(math.log2(max(need, 1.0))))))
+
+
 def track_window(
     grey: GreyFrames, start: int, end: int, config: MotionConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -251,12 +261,16 @@ def track_window(
     h, w = frames[start].shape
     alive = np.ones(len(pts), bool)
     cur = pts
+    levels = _LK["maxLevel"]  # the first step may move any amount
     for i in range(start, end):
-        nxt, st1, _ = cv2.calcOpticalFlowPyrLK(frames[i], frames[i + 1], cur, None, **_LK)
-        back, st2, _ = cv2.calcOpticalFlowPyrLK(frames[i + 1], frames[i], nxt, None, **_LK)
+        lk = {**_LK, "maxLevel": levels}
+        nxt, st1, _ = cv2.calcOpticalFlowPyrLK(frames[i], frames[i + 1], cur, None, **lk)
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(frames[i + 1], frames[i], nxt, None, **lk)
         ok = (st1[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm(cur - back, axis=2)[:, 0] < 0.5)
         ok &= (nxt[:, 0, 0] >= 0) & (nxt[:, 0, 0] < w) & (nxt[:, 0, 1] >= 0) & (nxt[:, 0, 1] < h)
         alive &= ok
+        if (alive & ok).any():
+            levels = pyramid_levels(np.linalg.norm(nxt - cur, axis=2)[alive & ok, 0])
         cur = nxt
     start_pts, cur, strength = pts[alive], cur[alive], strength[alive]
     if len(start_pts):
@@ -673,7 +687,10 @@ class OpenCVMotionEstimator:
 
 
 def _skew(t: np.ndarray) -> np.ndarray:
-    return np.array([[0, -t[2], t[1]], [t[2], 0, -t[0]], [-t[1], t[0], 0]])
+    """The cross-product matrices (..., 3, 3) of vectors (..., 3)."""
+    zero = np.zeros_like(t[..., 0])
+    rows = [[zero, -t[..., 2], t[..., 1]], [t[..., 2], zero, -t[..., 0]], [-t[..., 1], t[..., 0], zero]]
+    return np.stack([np.stack(row, -1) for row in rows], -2)
 
 
 def _per_frame(rotation: np.ndarray, position: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray]:
@@ -732,12 +749,13 @@ def motion_hypotheses(p1: np.ndarray, p2: np.ndarray, frames: int, focal: float,
 
 
 def _epipolar_residuals(windows: list, sigmas: list[float], focal: float, center: tuple[float, float]):
-    """A function of each window's motion (R (W, 3, 3) and t (W, 3) with x2 ~ R x1 + t) that returns
-    every track's Sampson error (with its covariance) in units of its window's noise sigma, followed by
-    its cheirality error: how far the track moved along its epipolar line to the wrong side of the point
-    at infinity (a negative depth; Hartley 1998, "Chirality"). The Sampson error alone is blind to
-    motion along the epipolar lines, so a sideways step traded for a little more or less yaw (the
-    bas-relief ambiguity) costs it nothing; the trade puts the distant points behind the camera."""
+    """A function of each window's motion (R (..., W, 3, 3) and t (..., W, 3) with x2 ~ R x1 + t; any
+    leading axes are motions evaluated side by side) that returns every track's Sampson error (with its
+    covariance) in units of its window's noise sigma, followed by its cheirality error: how far the
+    track moved along its epipolar line to the wrong side of the point at infinity (a negative depth;
+    Hartley 1998, "Chirality"). The Sampson error alone is blind to motion along the epipolar lines, so
+    a sideways step traded for a little more or less yaw (the bas-relief ambiguity) costs it nothing;
+    the trade puts the distant points behind the camera."""
     h1 = np.column_stack(
         [(np.concatenate([w.p1 for w in windows]) - center) / focal, np.ones(sum(len(w.p1) for w in windows))]
     )
@@ -745,65 +763,71 @@ def _epipolar_residuals(windows: list, sigmas: list[float], focal: float, center
     cov = np.concatenate([_covariances(w) for w in windows])
     c00, c01, c11 = cov[:, 0, 0], cov[:, 0, 1], cov[:, 1, 1]
     weight = focal / np.concatenate([np.full(len(w.p1), s) for w, s in zip(windows, sigmas, strict=True)])
-    bounds = np.cumsum([0] + [len(w.p1) for w in windows])
-    blocks = [slice(bounds[i], bounds[i + 1]) for i in range(len(windows))]
+    window_of = np.repeat(np.arange(len(windows)), [len(w.p1) for w in windows])
+    track = np.arange(len(h1))
+
+    def per_track(rows: np.ndarray) -> np.ndarray:  # (..., W, N, 3) -> each track's row of its own window
+        return rows[..., window_of, track, :]
 
     def quadratic(u: np.ndarray, v: np.ndarray) -> np.ndarray:  # (u, v) Σ (u, v)ᵀ per track
         return c00 * u * u + 2.0 * c01 * u * v + c11 * v * v
 
     def residuals(rotations: np.ndarray, translations: np.ndarray) -> np.ndarray:
-        ex1, etx2, x, t = np.empty_like(h1), np.empty_like(h1), np.empty_like(h1), np.empty_like(h1)
-        for block, r, tw in zip(blocks, rotations, translations, strict=True):
-            e = _skew(tw) @ r
-            ex1[block] = h1[block] @ e.T
-            etx2[block] = h2[block] @ e
-            x[block] = h1[block] @ r.T
-            t[block] = tw
-        num = np.einsum("ni,ni->n", h2, ex1) ** 2
-        den = quadratic(ex1[:, 0], ex1[:, 1]) + quadratic(etx2[:, 0], etx2[:, 1])
+        e = _skew(translations) @ rotations
+        # every track against every window's motion, then its own: matrix products beat gathering
+        # a 3x3 matrix per track
+        ex1 = per_track(h1 @ np.swapaxes(e, -1, -2))
+        etx2 = per_track(h2 @ e)
+        x = per_track(h1 @ np.swapaxes(rotations, -1, -2))
+        t = translations[..., window_of, :]
+        num = np.einsum("...i,...i->...", h2, ex1) ** 2
+        den = quadratic(ex1[..., 0], ex1[..., 1]) + quadratic(etx2[..., 0], etx2[..., 1])
         sampson = np.sqrt(num / np.maximum(den, 1e-18)) * weight
         # inverse depth rho >= 0 moves the image of R x1 (rho = 0, at infinity) along d
-        z = np.where(np.abs(x[:, 2]) < 1e-9, 1e-9, x[:, 2])
-        ax, ay = x[:, 0] / z, x[:, 1] / z
-        dx, dy = (t[:, 0] - ax * t[:, 2]) / z, (t[:, 1] - ay * t[:, 2]) / z
+        z = np.where(np.abs(x[..., 2]) < 1e-9, 1e-9, x[..., 2])
+        ax, ay = x[..., 0] / z, x[..., 1] / z
+        dx, dy = (t[..., 0] - ax * t[..., 2]) / z, (t[..., 1] - ay * t[..., 2]) / z
         norm = np.maximum(np.hypot(dx, dy), 1e-12)
         dx, dy = dx / norm, dy / norm
         along = (h2[:, 0] - ax) * dx + (h2[:, 1] - ay) * dy
         spread = np.sqrt(np.maximum(quadratic(dx, dy), 1e-12))
         behind = np.where(norm > 1e-9, np.maximum(-along, 0.0), 0.0) / spread * weight
-        return np.concatenate([sampson, behind])
+        return np.concatenate([sampson, behind], axis=-1)
 
     return residuals
 
 
 def _relative(rot: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(R, unit t) with x2 ~ R x1 + t for the later camera at ``pos`` turned by ``rot`` (first camera's frame)."""
-    t = -rot.T @ pos
-    return rot.T, t / (np.linalg.norm(t) + 1e-12)
+    """(R, unit t) with x2 ~ R x1 + t for later cameras at ``pos`` (..., 3) turned by ``rot`` (..., 3, 3)
+    (the first camera's frame)."""
+    r = np.swapaxes(rot, -1, -2)
+    t = -np.einsum("...ij,...j->...i", r, pos)
+    return r, t / (np.linalg.norm(t, axis=-1, keepdims=True) + 1e-12)
 
 
-def _capped(r: np.ndarray) -> float:
-    return float(np.minimum(r**2, 9.0).sum())
+def _capped(r: np.ndarray) -> float | np.ndarray:
+    """Squared residuals capped at 3 sigma, summed over the last axis."""
+    return np.minimum(r**2, 9.0).sum(-1)
 
 
 def walker_poses(params: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Camera rotations and positions (frame 0's heading) at the frame ``offsets`` of a camera moved the
-    way the action vocabulary moves it (``walk_path``): one horizontal step of unit length per frame
-    along azimuth ``a`` of the current heading, yaw ``psi`` per frame about the world's vertical, pitch
-    ``phi`` per frame about its own x axis from ``theta`` at frame 0, no roll. ``params`` = (theta, psi,
-    phi, a), radians."""
-    theta, psi, phi, a = params
-    last = int(offsets.max())
-    k = np.arange(last + 1)
+    """Camera rotations (..., M, 3, 3) and positions (..., M, 3) (frame 0's heading) at the M frame
+    ``offsets`` of a camera moved the way the action vocabulary moves it (``walk_path``): one
+    horizontal step of unit length per frame along azimuth ``a`` of the current heading, yaw ``psi``
+    per frame about the world's vertical, pitch ``phi`` per frame about its own x axis from ``theta`` at
+    frame 0, no roll. ``params`` = (..., 4) (theta, psi, phi, a), radians; leading axes are walkers
+    evaluated side by side."""
+    theta, psi, phi, a = (params[..., i, None] for i in range(4))
+    k = np.arange(int(offsets.max()) + 1)
     heading = psi * k
-    step = np.stack([np.sin(heading + a), np.zeros_like(k, dtype=float), np.cos(heading + a)], 1)
-    position = np.concatenate([np.zeros((1, 3)), np.cumsum(step, 0)[:-1]])
-    ch, sh = np.cos(heading[offsets]), np.sin(heading[offsets])
+    step = np.stack([np.sin(heading + a), np.zeros_like(heading), np.cos(heading + a)], -1)
+    position = np.concatenate([np.zeros_like(step[..., :1, :]), np.cumsum(step, -2)[..., :-1, :]], -2)
+    ch, sh = np.cos(heading[..., offsets]), np.sin(heading[..., offsets])
     cp, sp = np.cos(theta + phi * offsets), np.sin(theta + phi * offsets)
     zero, one = np.zeros_like(ch), np.ones_like(ch)
-    r_y = np.stack([np.stack([ch, zero, sh], -1), np.stack([zero, one, zero], -1), np.stack([-sh, zero, ch], -1)], 1)
-    r_x = np.stack([np.stack([one, zero, zero], -1), np.stack([zero, cp, -sp], -1), np.stack([zero, sp, cp], -1)], 1)
-    return r_y @ r_x, position[offsets]
+    r_y = np.stack([np.stack([ch, zero, sh], -1), np.stack([zero, one, zero], -1), np.stack([-sh, zero, ch], -1)], -2)
+    r_x = np.stack([np.stack([one, zero, zero], -1), np.stack([zero, cp, -sp], -1), np.stack([zero, sp, cp], -1)], -2)
+    return r_y @ r_x, position[..., offsets, :]
 
 
 def walker_step(params: np.ndarray, at: int) -> tuple[np.ndarray, np.ndarray]:
@@ -860,26 +884,48 @@ def constant_motion_fit(
     thin_sigmas = [s[::every] if np.ndim(s) else s for s in sigmas]  # a window's sigma may be per track
     ranking = _epipolar_residuals(_thinned(windows, every), thin_sigmas, focal, center)
 
-    def terms(x: np.ndarray, fn=residuals) -> np.ndarray:
+    def terms(x: np.ndarray, fn=residuals) -> np.ndarray:  # x (..., 4): walkers side by side
         rot, pos = walker_poses(x, offsets)
         n = len(windows)
-        pairs = [_relative(rot[i].T @ rot[n + i], rot[i].T @ (pos[n + i] - pos[i])) for i in range(n)]
-        return fn(np.stack([r for r, _ in pairs]), np.stack([t for _, t in pairs]))
+        first_rot_t = np.swapaxes(rot[..., :n, :, :], -1, -2)
+        moved = np.einsum("...ij,...j->...i", first_rot_t, pos[..., n:, :] - pos[..., :n, :])
+        return fn(*_relative(first_rot_t @ rot[..., n:, :, :], moved))
 
     proposed = [x for rot, direction, k in candidates for x in walker_starts(*_per_frame(rot, direction, k))]
     # distinct starts only (many proposals coincide), so the refined few are different motions
-    starts = list(np.unique(np.round(np.array(proposed), 4), axis=0))
-    costs = [_capped(terms(x, ranking)) for x in starts]
-    # the best few are refined on the thinned tracks too; the one that fits all tracks best is then
-    # polished on all of them (a third of the refinement's time against refining each on all tracks)
-    refined = [
-        least_squares(terms, starts[i], loss="cauchy", max_nfev=40, args=(ranking,)).x
-        for i in np.argsort(costs, kind="stable")[:WALKER_REFINED]
-    ]
-    best = min(refined, key=lambda x: _capped(terms(x)))
-    best = least_squares(terms, best, loss="cauchy", max_nfev=40).x
+    starts = np.unique(np.round(np.array(proposed), 4), axis=0)
+    costs = _capped(terms(starts, ranking))  # all starts at once
+    last: dict = {}
+
+    def value(x: np.ndarray) -> np.ndarray:
+        last["x"], last["f"] = x.copy(), terms(x)
+        return last["f"]
+
+    def jacobian(x: np.ndarray) -> np.ndarray:  # least_squares asks for it where it has just evaluated
+        f0 = last["f"] if np.array_equal(last.get("x"), x) else terms(x)
+        return forward_jacobian(terms, x, f0)
+
+    best = None
+    for i in np.argsort(costs, kind="stable")[:WALKER_REFINED]:
+        fit = least_squares(value, starts[i], jac=jacobian, loss="cauchy", max_nfev=40)
+        cost = float(_capped(terms(fit.x)))
+        if best is None or cost < best[0]:
+            best = (cost, fit.x)
     middle = int(round(np.mean([w.start - origin + w.frames / 2 for w in windows])))
-    return walker_step(best, middle)
+    return walker_step(best[1], middle)
+
+
+_RELATIVE_STEP = np.finfo(float).eps ** 0.5  # scipy.optimize.approx_derivative's step for '2-point'
+
+
+def forward_jacobian(fn, x: np.ndarray, f0: np.ndarray) -> np.ndarray:
+    """The Jacobian of ``fn`` at ``x`` by forward differences with scipy's '2-point' steps, the
+    perturbed points evaluated side by side in one call (``fn`` takes points (..., n)): the same
+    derivative as ``least_squares(jac="2-point")`` at a fraction of the calls."""
+    sign = (x >= 0).astype(float) * 2.0 - 1.0
+    points = x + np.diag(_RELATIVE_STEP * sign * np.maximum(1.0, np.abs(x)))
+    steps = np.diagonal(points) - x
+    return ((fn(points) - f0) / steps[:, None]).T
 
 
 def per_frame_euler(rotation: np.ndarray, frames: int) -> tuple[float, float]:
