@@ -284,7 +284,8 @@ def test_forward_jacobian_is_scipys_two_point_jacobian():
 
 
 def _translating_texture(speeds_px: list[float]) -> np.ndarray:
-    """Frames of a textured plane sliding right by ``speeds_px[k]`` between frames k and k + 1."""
+    """Frames of a view sliding right over a textured plane: its content moves ``speeds_px[k]`` px left
+    between frames k and k + 1."""
     import cv2
 
     rng = np.random.default_rng(5)
