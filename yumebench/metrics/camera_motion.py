@@ -277,8 +277,8 @@ def track_window(
         ok = (st1[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm(cur - back, axis=2)[:, 0] < 0.5)
         ok &= (nxt[:, 0, 0] >= 0) & (nxt[:, 0, 0] < w) & (nxt[:, 0, 1] >= 0) & (nxt[:, 0, 1] < h)
         alive &= ok
-        if (alive & ok).any():
-            levels = pyramid_levels(np.linalg.norm(nxt - cur, axis=2)[alive & ok, 0])
+        if alive.any():
+            levels = pyramid_levels(np.linalg.norm(nxt - cur, axis=2)[alive, 0])
         cur = nxt
     start_pts, cur, strength = pts[alive], cur[alive], strength[alive]
     if len(start_pts):
@@ -919,21 +919,17 @@ def constant_motion_fit(
         f0 = last["f"] if np.array_equal(last.get("x"), x) else terms(x)
         return forward_jacobian(terms, x, f0)
 
-    best = None
-    for i in np.argsort(costs, kind="stable")[:WALKER_REFINED]:
-        fit = least_squares(value, starts[i], jac=jacobian, loss="cauchy", max_nfev=40)
-        cost = float(_capped(terms(fit.x)))
-        if best is None or cost < best[0]:
-            best = (cost, fit.x)
+    def refined(x0: np.ndarray) -> tuple[float, np.ndarray]:  # (capped cost on all tracks, parameters)
+        x = least_squares(value, x0, jac=jacobian, loss="cauchy", max_nfev=40).x
+        return float(_capped(terms(x))), x
+
+    fits = [refined(starts[i]) for i in np.argsort(costs, kind="stable")[:WALKER_REFINED]]
+    best = min(fits, key=lambda fit: fit[0])  # the first of equals, as before
     if refine_mirror:
         # The best motion's mirror image, its sideways step the other way (azimuth a -> -a), is refined
         # too: a sideways step traded for more or less yaw (bas-relief) can be a local minimum that
         # every start the windows propose settles in, while the true motion fits better.
-        mirrored = best[1] * np.array([1.0, 1.0, 1.0, -1.0])
-        fit = least_squares(value, mirrored, jac=jacobian, loss="cauchy", max_nfev=40)
-        cost = float(_capped(terms(fit.x)))
-        if cost < best[0]:
-            best = (cost, fit.x)
+        best = min([best, refined(best[1] * np.array([1.0, 1.0, 1.0, -1.0]))], key=lambda fit: fit[0])
     middle = int(round(np.mean([w.start - origin + w.frames / 2 for w in windows])))
     return walker_step(best[1], middle)
 
