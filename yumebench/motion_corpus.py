@@ -121,8 +121,11 @@ class Texture:
         for k in np.unique(level):
             m = level == k
             scale = 0.5**k
-            # texel centres sit at integers on every level: (u + 0.5) / 2^k - 0.5
-            out[m] = _bilinear(self.levels[k], (u[m] + 0.5) * scale - 0.5, (v[m] + 0.5) * scale - 0.5, self.wrap)
+            # cv2.pyrDown centres texel i of a level on texel 2i of the level below (a 5-tap Gaussian), so
+            # texel coordinates scale by 2^-k with no offset. (The box-filter convention, (u + 0.5) / 2^k -
+            # 0.5, shifted every level above the base by half a base texel: the texture jumped where the
+            # level changed, a non-rigid motion that no camera makes.)
+            out[m] = _bilinear(self.levels[k], u[m] * scale, v[m] * scale, self.wrap)
         return out
 
 
