@@ -184,6 +184,19 @@ def test_walker_starts_recover_the_parameters_of_a_walker_step():
     assert np.min(np.abs(starts - params).max(axis=1)) < math.radians(0.5)
 
 
+def test_a_walker_turning_a_full_circle_more_per_window_is_an_alias_not_a_fit():
+    """Turning -1.97 deg/frame and turning 43.03 (45 more) show 8-frame windows the same two views; the
+    fast alias is not a motion any window can show (it turns past a quarter turn), the slow one is."""
+    slow = np.array([math.radians(-2.2), math.radians(-1.97), math.radians(-0.43), math.radians(44.7)])
+    fast = slow + np.array([0.0, math.radians(45.0), 0.0, 0.0])
+    rot_slow, _ = cm.walker_poses(slow, np.array([0, 8]))
+    rot_fast, _ = cm.walker_poses(fast, np.array([0, 8]))
+    np.testing.assert_allclose(rot_slow[0].T @ rot_slow[1], rot_fast[0].T @ rot_fast[1], atol=1e-9)
+    assert not cm.aliased_turn(slow, 8) and cm.aliased_turn(fast, 8)
+    assert cm.aliased_turn(slow * np.array([1.0, 1.0, 30.0, 1.0]), 8)  # tilting 12.9 deg/frame: too
+    assert not cm.aliased_turn(np.array([0.0, math.radians(11.0), 0.0, 0.0]), 8)  # 88 deg per window
+
+
 def test_cheirality_error_tells_a_sideways_step_from_its_bas_relief_twin():
     """Turning right while stepping left, over near ground and points at infinity: stepping right while
     turning a little more moves every track along its epipolar line only, so the Sampson error cannot

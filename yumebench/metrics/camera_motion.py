@@ -919,9 +919,11 @@ def constant_motion_fit(
         f0 = last["f"] if np.array_equal(last.get("x"), x) else terms(x)
         return forward_jacobian(terms, x, f0)
 
+    longest = max(w.frames for w in windows)
+
     def refined(x0: np.ndarray) -> tuple[float, np.ndarray]:  # (capped cost on all tracks, parameters)
         x = least_squares(value, x0, jac=jacobian, loss="cauchy", max_nfev=40).x
-        return float(_capped(terms(x))), x
+        return (math.inf if aliased_turn(x, longest) else float(_capped(terms(x)))), x
 
     fits = [refined(starts[i]) for i in np.argsort(costs, kind="stable")[:WALKER_REFINED]]
     best = min(fits, key=lambda fit: fit[0])  # the first of equals, as before
@@ -930,8 +932,19 @@ def constant_motion_fit(
         # too: a sideways step traded for more or less yaw (bas-relief) can be a local minimum that
         # every start the windows propose settles in, while the true motion fits better.
         best = min([best, refined(best[1] * np.array([1.0, 1.0, 1.0, -1.0]))], key=lambda fit: fit[0])
+    if not math.isfinite(best[0]):
+        return None
     middle = int(round(np.mean([w.start - origin + w.frames / 2 for w in windows])))
     return walker_step(best[1], middle)
+
+
+def aliased_turn(params: np.ndarray, frames: int) -> bool:
+    """Whether a walker (``walker_poses`` parameters) turns or tilts more than a quarter turn per window
+    of ``frames`` frames. A walker turning psi per frame shows windows of k frames the same two views as
+    one turning psi + 360/k deg (only the path between them differs), and a refinement can slide to such
+    an alias (a test-seed panorama walk: -1.97 deg/frame became 43.03, read as the opposite turn). No
+    window shares a view with its start after a quarter turn, so faster rates are not fits."""
+    return bool(max(abs(params[1]), abs(params[2])) > math.radians(90.0) / frames)
 
 
 _RELATIVE_STEP = np.finfo(float).eps ** 0.5  # scipy.optimize.approx_derivative's step for '2-point'
