@@ -34,7 +34,8 @@ axis, no roll; the camera's tilt is fitted). The cost is each track's Sampson er
 error (how far it moved to the wrong side of the point at infinity): the Sampson error alone cannot tell
 a sideways step from its bas-relief twin, a step the other way with a little more or less yaw. The twin
 can still be a local minimum that every proposed start settles in, so the best motion's mirror image
-(the sideways step reversed) is refined too and kept when it fits better. The focal length of
+(the sideways step reversed) is refined too and kept when it fits better; a fit that turns past a
+quarter turn per window is an alias of a slower turn and is refused. The focal length of
 translating segments is the video's (a camera keeps its lens): the median of its rotation segments'
 self-calibrations (a turn of ``min_calibration_deg`` per window pins the focal to about a degree), else
 a Mendonça-Cipolla self-calibration from the translating windows (poorly conditioned for a level walker:
