@@ -125,7 +125,7 @@ def test_joint_fit_recovers_the_motion_where_one_window_alone_is_wrong():
             assert cm.per_frame_euler(r_e.T, 8)[0] > -0.6  # alone, the corrupted window is wrong
         candidates.append((r_e.T, -r_e.T @ t_e / np.linalg.norm(t_e), 8))
         candidates += cm.motion_hypotheses(p1, p2, 8, focal, CENTER)
-    fitted_rot, fitted_dir = cm.constant_motion_fit(windows, sigmas, candidates, focal, CENTER)
+    fitted_rot, fitted_dir, *_ = cm.constant_motion_fit(windows, sigmas, candidates, focal, CENTER)
     yaw, pitch = cm.per_frame_euler(fitted_rot, 1)
     assert yaw == pytest.approx(-0.8, abs=0.05) and abs(pitch) < 0.05
     assert np.dot(fitted_dir, [1, 0, 0]) > 0.97
@@ -197,6 +197,22 @@ def test_a_walker_turning_a_full_circle_more_per_window_is_an_alias_not_a_fit():
     assert not cm.aliased_turn(np.array([0.0, math.radians(11.0), 0.0, 0.0]), 8)  # 88 deg per window
 
 
+def test_residuals_at_a_scaled_focal_are_the_residuals_at_that_focal():
+    """``scale`` evaluates the epipolar and cheirality errors at focal x scale without rebuilding the
+    tracks' coordinates: the same numbers (image pixels do not change with the focal) as residuals built
+    at that focal."""
+    rng = np.random.default_rng(5)
+    p1 = rng.uniform(20, 300, (40, 2))
+    p2 = p1 + rng.normal(0, 3, (40, 2))
+    window = cm._Window(p1, p2, 8, 0, "moving", CENTER[1])
+    rot = Rotation.from_rotvec([0.01, -0.05, 0.002]).as_matrix()
+    t = np.array([0.3, 0.05, 0.9]) / np.linalg.norm([0.3, 0.05, 0.9])
+    for scale in (0.8, 1.0, 1.3):
+        at_focal = cm._epipolar_residuals([window], [0.2], 230.0 * scale, CENTER)(rot[None], t[None])
+        scaled = cm._epipolar_residuals([window], [0.2], 230.0, CENTER)(rot[None], t[None], np.array(scale))
+        np.testing.assert_allclose(scaled, at_focal, rtol=1e-9, atol=1e-9)
+
+
 def test_cheirality_error_tells_a_sideways_step_from_its_bas_relief_twin():
     """Turning right while stepping left, over near ground and points at infinity: stepping right while
     turning a little more moves every track along its epipolar line only, so the Sampson error cannot
@@ -235,7 +251,7 @@ def test_cheirality_error_tells_a_sideways_step_from_its_bas_relief_twin():
     assert best_twin[0] < 1.5 * sampson_truth + 50  # the Sampson error alone barely prefers the truth
     # at the truth, only the noise of the points at infinity crosses to the wrong side
     assert best_twin[1] > 5 * behind_truth  # the twin puts them behind the camera
-    fitted_rot, fitted_dir = cm.constant_motion_fit(
+    fitted_rot, fitted_dir, *_ = cm.constant_motion_fit(
         [window], [0.1], [(np.eye(3), np.array([1.0, 0, 0]), 8), (np.eye(3), np.array([-1.0, 0, 0]), 8)], focal, CENTER
     )
     assert fitted_dir[0] < -0.9 and cm.per_frame_euler(fitted_rot, 1)[0] == pytest.approx(1.0, abs=0.1)

@@ -103,6 +103,12 @@ class MotionConfig:
     # tuning seeds 538 -> 544 of 576 (6 put right, none put wrong); test seeds 539 -> 541 (3 put right,
     # 1 put wrong)
     refine_mirror: bool = True
+    # videos without a calibrating turn: a first joint fit per translating segment that turns at least
+    # min_calibration_deg per window also refines the focal length, and the video takes the median. Tuning
+    # seeds 544 -> 547 of 576 (test seeds 541 -> 544); translating segments whose focal is off by more than
+    # 10 deg: 39 -> 2 of 342. Off by default: the first joint fit costs a quarter of the speed (54 -> 41
+    # frames/s at 544x960, bench/instruction_following.py).
+    walker_focal: bool = False
 
 
 @dataclass
@@ -137,6 +143,7 @@ class SegmentMotion:
     parallax_score: float = 0.0  # GRIC(rotation) - GRIC(essential) per point: > margin means translation
     noise_px: float = 0.0  # the essential matrix's noise sigma (analysis px)
     tracks: dict | None = field(default=None, repr=False)  # one window's tracks, in video pixels
+    walker_fit: WalkerFit | None = field(default=None, repr=False)  # the joint fit of a translating segment
 
 
 class CameraMotionEstimator(Protocol):
@@ -583,6 +590,8 @@ class OpenCVMotionEstimator:
                 w for ws, d in zip(per_segment, decisions, strict=True) if d["decision"] == "translation" for w in ws
             ]
             video_fov = fundamental_fov([w for w in translating if w.kind == "moving"], width, c) or c.default_fov_deg
+            if c.walker_focal:
+                video_fov = self._walker_fov(per_segment, decisions, video_fov, width, center)
         out = []
         for windows, d in zip(per_segment, decisions, strict=True):
             fov = d["fov"] if d["decision"] == "rotation" and d["calibrated"] else video_fov
@@ -635,8 +644,32 @@ class OpenCVMotionEstimator:
             "noise": float(np.median(noise)),
         }
 
+    def _walker_fov(
+        self, per_segment: list, decisions: list[dict], fov: float, width: int, center: tuple[float, float]
+    ) -> float:
+        """The video's FOV from joint fits that refine the focal length too (starting at ``fov``): the
+        median over translating segments that turn at least ``min_calibration_deg`` per window, where the
+        turn pins the focal length (a level walker's essential matrices barely do); ``fov`` without one."""
+        scales = []
+        for windows, d in zip(per_segment, decisions, strict=True):
+            if d["decision"] != "translation" or not d["calibrated"]:  # no turn to pin the focal
+                continue
+            fit = self._motion(windows, d, _focal_of(fov, width), center, fov, fit_focal=True).walker_fit
+            if fit is not None and fit.turn_deg_per_window >= self.config.min_calibration_deg:
+                scales.append(fit.focal_scale)
+        if not scales:
+            return fov
+        focal = _focal_of(fov, width) * float(np.median(scales))
+        return math.degrees(2.0 * math.atan(width / 2.0 / focal))
+
     def _motion(
-        self, windows: list[_Window], d: dict, focal: float, center: tuple[float, float], fov: float
+        self,
+        windows: list[_Window],
+        d: dict,
+        focal: float,
+        center: tuple[float, float],
+        fov: float,
+        fit_focal: bool = False,
     ) -> SegmentMotion:
         c = self.config
         decision = d["decision"]
@@ -692,6 +725,7 @@ class OpenCVMotionEstimator:
                 focal,
                 center,
                 c.refine_mirror,
+                fit_focal,
             )
         return _summarise(pairs, decision, fov, d, per_frame)
 
@@ -765,7 +799,9 @@ def _epipolar_residuals(windows: list, sigmas: list[float], focal: float, center
     track moved along its epipolar line to the wrong side of the point at infinity (a negative depth;
     Hartley 1998, "Chirality"). The Sampson error alone is blind to motion along the epipolar lines, so
     a sideways step traded for a little more or less yaw (the bas-relief ambiguity) costs it nothing;
-    the trade puts the distant points behind the camera."""
+    the trade puts the distant points behind the camera. ``scale`` (...,) evaluates at ``focal`` times
+    ``scale`` instead: the coordinates x / scale make E into D E D and R into R D (D = diag(1/s, 1/s, 1)),
+    the same errors as residuals built at that focal."""
     h1 = np.column_stack(
         [(np.concatenate([w.p1 for w in windows]) - center) / focal, np.ones(sum(len(w.p1) for w in windows))]
     )
@@ -782,8 +818,13 @@ def _epipolar_residuals(windows: list, sigmas: list[float], focal: float, center
     def quadratic(u: np.ndarray, v: np.ndarray) -> np.ndarray:  # (u, v) Σ (u, v)ᵀ per track
         return c00 * u * u + 2.0 * c01 * u * v + c11 * v * v
 
-    def residuals(rotations: np.ndarray, translations: np.ndarray) -> np.ndarray:
+    def residuals(rotations: np.ndarray, translations: np.ndarray, scale: np.ndarray | None = None) -> np.ndarray:
         e = _skew(translations) @ rotations
+        if scale is not None:
+            d = np.zeros((*np.shape(scale), 1, 3, 3))
+            d[..., 0, 0, 0] = d[..., 0, 1, 1] = 1.0 / np.asarray(scale)
+            d[..., 2, 2] = 1.0
+            e, rotations = d @ e @ d, rotations @ d
         # every track against every window's motion (matrix products), then each track's own window
         ex1 = per_track(h1 @ np.swapaxes(e, -1, -2))
         etx2 = per_track(h2 @ e)
@@ -798,6 +839,8 @@ def _epipolar_residuals(windows: list, sigmas: list[float], focal: float, center
         dx, dy = (t[..., 0] - ax * t[..., 2]) / z, (t[..., 1] - ay * t[..., 2]) / z
         norm = np.maximum(np.hypot(dx, dy), 1e-12)
         dx, dy = dx / norm, dy / norm
+        if scale is not None:  # the point at infinity in the given focal's coordinates (same direction)
+            ax, ay = ax * np.asarray(scale)[..., None], ay * np.asarray(scale)[..., None]
         along = (h2[:, 0] - ax) * dx + (h2[:, 1] - ay) * dy
         spread = np.sqrt(np.maximum(quadratic(dx, dy), 1e-12))
         behind = np.where(norm > 1e-9, np.maximum(-along, 0.0), 0.0) / spread * weight
@@ -873,7 +916,8 @@ def constant_motion_fit(
     focal: float,
     center: tuple[float, float],
     refine_mirror: bool = True,
-) -> tuple[np.ndarray, np.ndarray] | None:
+    fit_focal: bool = False,
+) -> WalkerFit | None:
     """One motion (per-frame rotation, unit direction, at the segment's middle frame) for all of a
     segment's windows: a segment is one commanded action, so its motion is near constant. Each window's
     decompositions propose motions; they become starting points of the walker (``walker_poses``: the
@@ -884,7 +928,8 @@ def constant_motion_fit(
     fits the other windows, where the camera sees other structure.
     (Version 3 refined a general five-parameter motion by its Sampson error alone: 0.852 on the tuning
     seeds; this fit: 0.894. The walker cannot trade a vertical step for pitch, nor a roll for a sideways
-    step.)"""
+    step.) ``fit_focal`` refines the focal length too (its log scale, with a weak prior of
+    ``FOCAL_PRIOR_LOG_SIGMA``): a walker's turn fixes it the way a pure rotation's does."""
     if not candidates or not windows:
         return None
     from scipy.optimize import least_squares
@@ -899,12 +944,16 @@ def constant_motion_fit(
     thin_sigmas = [s[::every] if np.ndim(s) else s for s in sigmas]  # a window's sigma may be per track
     ranking = _epipolar_residuals(_thinned(windows, every), thin_sigmas, focal, center)
 
-    def terms(x: np.ndarray, fn=residuals) -> np.ndarray:  # x (..., 4): walkers side by side
-        rot, pos = walker_poses(x, offsets)
+    def terms(x: np.ndarray, fn=residuals) -> np.ndarray:  # x (..., 4), or (..., 5) with the log focal scale
+        rot, pos = walker_poses(x[..., :4], offsets)
         n = len(windows)
         first_rot_t = np.swapaxes(rot[..., :n, :, :], -1, -2)
         moved = np.einsum("...ij,...j->...i", first_rot_t, pos[..., n:, :] - pos[..., :n, :])
-        return fn(*_relative(first_rot_t @ rot[..., n:, :, :], moved))
+        relative = _relative(first_rot_t @ rot[..., n:, :, :], moved)
+        if x.shape[-1] == 4:
+            return fn(*relative)
+        prior = x[..., 4:] / FOCAL_PRIOR_LOG_SIGMA
+        return np.concatenate([fn(*relative, np.exp(x[..., 4])), prior], axis=-1)
 
     proposed = [x for rot, direction, k in candidates for x in walker_starts(*_per_frame(rot, direction, k))]
     # distinct starts only (many proposals coincide), so the refined few are different motions
@@ -926,17 +975,37 @@ def constant_motion_fit(
         x = least_squares(value, x0, jac=jacobian, loss="cauchy", max_nfev=40).x
         return (math.inf if aliased_turn(x, longest) else float(_capped(terms(x)))), x
 
+    if fit_focal:
+        starts = np.column_stack([starts, np.zeros(len(starts))])
     fits = [refined(starts[i]) for i in np.argsort(costs, kind="stable")[:WALKER_REFINED]]
     best = min(fits, key=lambda fit: fit[0])  # the first of equals, as before
     if refine_mirror:
         # The best motion's mirror image, its sideways step the other way (azimuth a -> -a), is refined
         # too: a sideways step traded for more or less yaw (bas-relief) can be a local minimum that
         # every start the windows propose settles in, while the true motion fits better.
-        best = min([best, refined(best[1] * np.array([1.0, 1.0, 1.0, -1.0]))], key=lambda fit: fit[0])
+        mirror = np.ones(len(best[1]))
+        mirror[3] = -1.0
+        best = min([best, refined(best[1] * mirror)], key=lambda fit: fit[0])
     if not math.isfinite(best[0]):
         return None
     middle = int(round(np.mean([w.start - origin + w.frames / 2 for w in windows])))
-    return walker_step(best[1], middle)
+    x = best[1]
+    turn = math.degrees(math.hypot(x[1], x[2])) * longest
+    return WalkerFit(*walker_step(x[:4], middle), math.exp(x[4]) if fit_focal else 1.0, turn)
+
+
+class WalkerFit(NamedTuple):
+    """A segment's joint constant-motion fit."""
+
+    rotation: np.ndarray  # per-frame rotation at the segment's middle frame
+    direction: np.ndarray  # unit position of the next camera in the current one's frame
+    focal_scale: float  # the fitted focal length over the given one (1 unless fit_focal)
+    turn_deg_per_window: float  # yaw and pitch over the longest window: how well the turn pins the focal
+
+
+# Prior on the log focal scale of a joint fit that refines the focal length: weak (a factor e at one
+# sigma), only keeps the scale finite where nothing pins it (no turn)
+FOCAL_PRIOR_LOG_SIGMA = 1.0
 
 
 def aliased_turn(params: np.ndarray, frames: int) -> bool:
@@ -972,7 +1041,7 @@ def per_frame_euler(rotation: np.ndarray, frames: int) -> tuple[float, float]:
 
 
 def _summarise(
-    pairs: list[PairMotion], decision: str, fov: float, d: dict, per_frame: tuple | None = None
+    pairs: list[PairMotion], decision: str, fov: float, d: dict, per_frame: WalkerFit | None = None
 ) -> SegmentMotion:
     """Per-frame rates: the joint constant-motion fit of a translating segment where it exists, else
     medians over the windows with evidence (static windows count as no motion), so one window with a
@@ -1002,6 +1071,7 @@ def _summarise(
         decision=decision,
         parallax_score=float(d.get("score", 0.0)),
         noise_px=float(d.get("noise", 0.0)),
+        walker_fit=per_frame if decision == "translation" else None,
     )
 
 
