@@ -131,6 +131,29 @@ def test_joint_fit_recovers_the_motion_where_one_window_alone_is_wrong():
     assert np.dot(fitted_dir, [1, 0, 0]) > 0.97
 
 
+def test_a_fit_refined_from_its_walker_at_a_wrong_focal_finds_the_focal():
+    """Walking forward-right while turning 2 deg/frame, tracks made at focal 230: the joint fit's walker,
+    refined from its own parameters (``start``) with the focal length free at a focal 25 % too long,
+    comes back to 230 and the same motion; refined at the right focal it stays where it was."""
+    rng = np.random.default_rng(8)
+    focal = 230.0
+    step_rot, step_pos = _per_frame(yaw_deg=2.0), np.array([0.03, 0.0, 0.04])
+    windows, sigmas, candidates = [], [], []
+    for k in range(4):
+        p1, p2 = _views(_scene(rng, depth=(4.0, 60.0), focal=focal), step_rot, step_pos, 8, focal, 0.2, rng)
+        windows.append(cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1]))
+        sigmas.append(np.full(len(p1), 0.2))
+        candidates += cm.motion_hypotheses(p1, p2, 8, focal, CENTER)
+    fit = cm.constant_motion_fit(windows, sigmas, candidates, focal, CENTER)
+    assert cm.per_frame_euler(fit.rotation, 1)[0] == pytest.approx(2.0, abs=0.05)
+    again = cm.constant_motion_fit(windows, sigmas, [], focal, CENTER, False, start=fit.params)
+    np.testing.assert_allclose(again.params, fit.params, atol=1e-3)
+    wrong = cm.constant_motion_fit(windows, sigmas, [], focal * 1.25, CENTER, False, True, start=fit.params)
+    assert wrong.focal_scale * 1.25 == pytest.approx(1.0, abs=0.03)
+    assert cm.per_frame_euler(wrong.rotation, 1)[0] == pytest.approx(2.0, abs=0.1)
+    assert np.dot(wrong.direction, fit.direction) > 0.99
+
+
 def test_per_frame_euler_has_no_phantom_pitch_from_yaw_and_roll():
     """Chaining a window's yaw with roll and reading Euler angles of the total invents pitch; the
     rotation vector per frame does not."""

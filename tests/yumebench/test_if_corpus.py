@@ -148,16 +148,15 @@ def test_the_joint_fit_finds_the_sideways_step_its_starts_miss():
 
 @pytest.mark.parametrize("fov", [60.0, 88.0])
 def test_walking_turns_set_the_focal_length_when_no_segment_turns_alone(fov):
-    """Walking while turning (1 deg/frame), no pure turn: with ``walker_focal`` the joint fits refine the
-    focal length too and the video takes their median, within 2 deg of the truth. (On these two
-    Mendonca-Cipolla is close too; on the corpus's tuning seeds it was off by more than 10 deg in 39 of
-    342 translating segments, the walker's median in 2.)"""
+    """Walking while turning (1 deg/frame), no pure turn: the joint fits refine the focal length too
+    (``walker_focal``, on by default) and the video takes their median, within 2 deg of the truth. (On
+    these two Mendonca-Cipolla is close too; on the corpus's tuning seeds it was off by more than 10 deg
+    in 39 of 342 translating segments, the walker's median in 2.)"""
     rng = np.random.default_rng(int(fov) + 1)
     world = street_world(rng, real_photos())
     actions = [Action("W", "→"), Action("W+A", "←"), Action("S", "→")]
     c2w = walk_path(actions, 32, MotionSpeeds(0.06, 1.0, 0.0), heading_deg=10.0)
     frames = _render(world, CameraModel(SIZE[1], SIZE[0], fov), c2w)
-    walker = IFConfig(motion=MotionConfig(walker_focal=True))
-    results = score_video_segments(frames, segment_truth(c2w, 32, 3), walker)
+    results = score_video_segments(frames, segment_truth(c2w, 32, 3), IFConfig())
     assert [r["motion"]["decision"] for r in results] == ["translation"] * 3
     assert all(abs(r["motion"]["fov_deg"] - fov) < 2.0 for r in results), [r["motion"]["fov_deg"] for r in results]

@@ -103,12 +103,13 @@ class MotionConfig:
     # tuning seeds 538 -> 544 of 576 (6 put right, none put wrong); test seeds 539 -> 541 (3 put right,
     # 1 put wrong)
     refine_mirror: bool = True
-    # videos without a calibrating turn: a first joint fit per translating segment that turns at least
-    # min_calibration_deg per window also refines the focal length, and the video takes the median. Tuning
-    # seeds 544 -> 547 of 576 (test seeds 541 -> 544); translating segments whose focal is off by more than
-    # 10 deg: 39 -> 2 of 342. Off by default: the first joint fit costs a quarter of the speed (54 -> 41
-    # frames/s at 544x960, bench/instruction_following.py).
-    walker_focal: bool = False
+    # videos without a calibrating pure turn: the joint fits of the translating segments that turn refine
+    # the focal length too, and the video takes their median (OpenCVMotionEstimator._walker_focal). Tuning
+    # seeds 544 -> 548 of 576 (549 with FIT_TOLERANCE; test seeds 541 -> 545); translating segments whose
+    # focal is off by more than 10 deg: 39 -> 2 of 342. (Version 8's opt-in form ran a whole joint fit per
+    # segment at the new focal: 547, at three quarters of the speed; this one refines each fit once from
+    # its walker.)
+    walker_focal: bool = True
 
 
 @dataclass
@@ -525,6 +526,10 @@ def gric_difference(transfer_px: np.ndarray, sampson_px: np.ndarray, sigma: floa
     return float(gric_rot - gric_ess)
 
 
+def _fov_of(focal: float, width: int) -> float:
+    return math.degrees(2.0 * math.atan(width / 2.0 / focal))
+
+
 def _focal_of(fov_deg: float, width: int) -> float:
     return width / 2 / math.tan(math.radians(fov_deg) / 2)
 
@@ -590,14 +595,54 @@ class OpenCVMotionEstimator:
                 w for ws, d in zip(per_segment, decisions, strict=True) if d["decision"] == "translation" for w in ws
             ]
             video_fov = fundamental_fov([w for w in translating if w.kind == "moving"], width, c) or c.default_fov_deg
-            if c.walker_focal:
-                video_fov = self._walker_fov(per_segment, decisions, video_fov, width, center)
         out = []
         for windows, d in zip(per_segment, decisions, strict=True):
             fov = d["fov"] if d["decision"] == "rotation" and d["calibrated"] else video_fov
             motion = self._motion(windows, d, _focal_of(fov, width), center, fov)
             motion.tracks = _sample_tracks(windows, grey.scale)
             out.append(motion)
+        if c.walker_focal and not calibrations:
+            out = self._walker_focal(per_segment, decisions, out, video_fov, width, center)
+        return out
+
+    def _walker_focal(
+        self,
+        per_segment: list[list[_Window]],
+        decisions: list[dict],
+        motions: list[SegmentMotion],
+        fov: float,
+        width: int,
+        center: tuple[float, float],
+    ) -> list[SegmentMotion]:
+        """For a video without a calibrating pure turn (its FOV from Mendonca-Cipolla, or the default):
+        each translating segment that turns at least ``min_calibration_deg`` per window refines its joint
+        fit once more with the focal length free (a walker's turn pins the focal the way a pure turn does;
+        a level walker's essential matrices barely do); the video takes the median of those focal lengths
+        that fall within the FOV candidates' range. Where it moves the focal by more than
+        ``WALKER_FOCAL_TOLERANCE``, the translating segments' fits (each with its mirrored twin) are
+        refined from their walkers at it and the rotation segments' fits are redone."""
+        c = self.config
+        focal = _focal_of(fov, width)
+        scales = []
+        for windows, d, m in zip(per_segment, decisions, motions, strict=True):
+            if m.decision != "translation" or not d["calibrated"]:  # no turn to pin the focal
+                continue
+            fit = self._refit(windows, m, focal, center, fov, fit_focal=True).walker_fit
+            if fit is None or fit.turn_deg_per_window < c.min_calibration_deg:
+                continue
+            if c.fov_candidates[0] <= _fov_of(focal * fit.focal_scale, width) <= c.fov_candidates[-1]:
+                scales.append(fit.focal_scale)
+        if not scales or abs(math.log(np.median(scales))) < WALKER_FOCAL_TOLERANCE:
+            return motions
+        focal *= float(np.median(scales))
+        fov = _fov_of(focal, width)
+        out = []
+        for windows, d, m in zip(per_segment, decisions, motions, strict=True):
+            if m.decision == "translation":
+                m = self._refit(windows, m, focal, center, fov, mirror=True)
+            elif m.decision == "rotation":
+                m = replace(self._motion(windows, d, focal, center, fov), tracks=m.tracks)
+            out.append(m)
         return out
 
     def _decide(self, windows: list[_Window], width: int, center: tuple[float, float]) -> dict:
@@ -643,24 +688,6 @@ class OpenCVMotionEstimator:
             "score": score,
             "noise": float(np.median(noise)),
         }
-
-    def _walker_fov(
-        self, per_segment: list, decisions: list[dict], fov: float, width: int, center: tuple[float, float]
-    ) -> float:
-        """The video's FOV from joint fits that refine the focal length too (starting at ``fov``): the
-        median over translating segments that turn at least ``min_calibration_deg`` per window, where the
-        turn pins the focal length (a level walker's essential matrices barely do); ``fov`` without one."""
-        scales = []
-        for windows, d in zip(per_segment, decisions, strict=True):
-            if d["decision"] != "translation" or not d["calibrated"]:  # no turn to pin the focal
-                continue
-            fit = self._motion(windows, d, _focal_of(fov, width), center, fov, fit_focal=True).walker_fit
-            if fit is not None and fit.turn_deg_per_window >= self.config.min_calibration_deg:
-                scales.append(fit.focal_scale)
-        if not scales:
-            return fov
-        focal = _focal_of(fov, width) * float(np.median(scales))
-        return math.degrees(2.0 * math.atan(width / 2.0 / focal))
 
     def _motion(
         self,
@@ -727,7 +754,34 @@ class OpenCVMotionEstimator:
                 c.refine_mirror,
                 fit_focal,
             )
+            if per_frame is not None:
+                per_frame = per_frame._replace(sigmas=sigmas)
         return _summarise(pairs, decision, fov, d, per_frame)
+
+    def _refit(
+        self,
+        windows: list[_Window],
+        motion: SegmentMotion,
+        focal: float,
+        center: tuple[float, float],
+        fov: float,
+        fit_focal: bool = False,
+        mirror: bool = False,
+    ) -> SegmentMotion:
+        """A translating segment's joint fit refined once more from its walker at another focal length
+        (and its mirrored twin with ``mirror``; the focal length too with ``fit_focal``), on the same
+        windows and noise levels; the segment as it was where no fit is left."""
+        fit = motion.walker_fit
+        if fit is None or fit.sigmas is None:
+            return motion
+        moving = [w for w in windows if w.start in fit.sigmas]
+        sigmas = [fit.sigmas[w.start] for w in moving]
+        new = constant_motion_fit(moving, sigmas, [], focal, center, mirror, fit_focal, start=fit.params)
+        if new is None:
+            return motion
+        d = {"score": motion.parallax_score, "noise": motion.noise_px}
+        refitted = _summarise(motion.pairs, "translation", fov, d, new._replace(sigmas=fit.sigmas))
+        return replace(refitted, tracks=motion.tracks)
 
 
 def _skew(t: np.ndarray) -> np.ndarray:
@@ -750,6 +804,13 @@ def _per_frame(rotation: np.ndarray, position: np.ndarray, frames: int) -> tuple
     return step, v / (np.linalg.norm(v) + 1e-12)
 
 
+# a walker-fitted focal length within 5 % of the video's (|log scale| < 0.05) is not applied: on the
+# tuning seeds 0, 3 % and 5 % changed no segment's label, and each skipped video saves its refits
+WALKER_FOCAL_TOLERANCE = 0.05
+# relative tolerances (ftol, xtol) of the joint fit's least squares. Tuning seeds (with walker_focal):
+# scipy's 1e-8 548 of 576, 1e-5 and 1e-4 549 (the same labels), 1e-3 524 (stops short); 1e-5 takes 0.57
+# of 1e-8's time, 1e-4 0.46
+FIT_TOLERANCE = 1e-5
 WALKER_REFINED = 3  # the best starting points that are refined
 SEARCH_TRACKS = 600  # tracks a segment keeps (every k-th) where many candidates are ranked: FOV and walker starts
 
@@ -917,6 +978,7 @@ def constant_motion_fit(
     center: tuple[float, float],
     refine_mirror: bool = True,
     fit_focal: bool = False,
+    start: np.ndarray | None = None,
 ) -> WalkerFit | None:
     """One motion (per-frame rotation, unit direction, at the segment's middle frame) for all of a
     segment's windows: a segment is one commanded action, so its motion is near constant. Each window's
@@ -929,8 +991,10 @@ def constant_motion_fit(
     (Version 3 refined a general five-parameter motion by its Sampson error alone: 0.852 on the tuning
     seeds; this fit: 0.894. The walker cannot trade a vertical step for pitch, nor a roll for a sideways
     step.) ``fit_focal`` refines the focal length too (its log scale, with a weak prior of
-    ``FOCAL_PRIOR_LOG_SIGMA``): a walker's turn fixes it the way a pure rotation's does."""
-    if not candidates or not windows:
+    ``FOCAL_PRIOR_LOG_SIGMA``): a walker's turn fixes it the way a pure rotation's does. ``start`` (walker
+    parameters, e.g. an earlier fit's) replaces the proposals: it alone is refined (with its mirror image
+    under ``refine_mirror``)."""
+    if (not candidates and start is None) or not windows:
         return None
     from scipy.optimize import least_squares
 
@@ -938,11 +1002,6 @@ def constant_motion_fit(
     residuals = _epipolar_residuals(windows, sigmas, focal, center)
     first = np.array([w.start - origin for w in windows])
     offsets = np.concatenate([first, first + np.array([w.frames for w in windows])])
-
-    # starts are ranked (all at once) on a thinned set of tracks, which keeps that batch small; refined on all
-    every = _thinning(windows, SEARCH_TRACKS)
-    thin_sigmas = [s[::every] if np.ndim(s) else s for s in sigmas]  # a window's sigma may be per track
-    ranking = _epipolar_residuals(_thinned(windows, every), thin_sigmas, focal, center)
 
     def terms(x: np.ndarray, fn=residuals) -> np.ndarray:  # x (..., 4), or (..., 5) with the log focal scale
         rot, pos = walker_poses(x[..., :4], offsets)
@@ -955,10 +1014,6 @@ def constant_motion_fit(
         prior = x[..., 4:] / FOCAL_PRIOR_LOG_SIGMA
         return np.concatenate([fn(*relative, np.exp(x[..., 4])), prior], axis=-1)
 
-    proposed = [x for rot, direction, k in candidates for x in walker_starts(*_per_frame(rot, direction, k))]
-    # distinct starts only (many proposals coincide), so the refined few are different motions
-    starts = np.unique(np.round(np.array(proposed), 4), axis=0)
-    costs = _capped(terms(starts, ranking))  # all starts at once
     last: dict = {}
 
     def value(x: np.ndarray) -> np.ndarray:
@@ -972,13 +1027,25 @@ def constant_motion_fit(
     longest = max(w.frames for w in windows)
 
     def refined(x0: np.ndarray) -> tuple[float, np.ndarray]:  # (capped cost on all tracks, parameters)
-        x = least_squares(value, x0, jac=jacobian, loss="cauchy", max_nfev=40).x
+        x = least_squares(value, x0, jac=jacobian, loss="cauchy", max_nfev=40, ftol=FIT_TOLERANCE, xtol=FIT_TOLERANCE).x
         return (math.inf if aliased_turn(x, longest) else float(_capped(terms(x)))), x
 
-    if fit_focal:
-        starts = np.column_stack([starts, np.zeros(len(starts))])
-    fits = [refined(starts[i]) for i in np.argsort(costs, kind="stable")[:WALKER_REFINED]]
-    best = min(fits, key=lambda fit: fit[0])  # the first of equals, as before
+    if start is not None:  # one known start (walker parameters), refined at this focal
+        x0 = np.asarray(start[:4], float)
+        best = refined(np.append(x0, 0.0) if fit_focal else x0)
+    else:
+        # starts are ranked (all at once) on a thinned set of tracks, which keeps that batch small; refined on all
+        every = _thinning(windows, SEARCH_TRACKS)
+        thin_sigmas = [s[::every] if np.ndim(s) else s for s in sigmas]  # a window's sigma may be per track
+        ranking = _epipolar_residuals(_thinned(windows, every), thin_sigmas, focal, center)
+        proposed = [x for rot, direction, k in candidates for x in walker_starts(*_per_frame(rot, direction, k))]
+        # distinct starts only (many proposals coincide), so the refined few are different motions
+        starts = np.unique(np.round(np.array(proposed), 4), axis=0)
+        costs = _capped(terms(starts, ranking))  # all starts at once
+        if fit_focal:
+            starts = np.column_stack([starts, np.zeros(len(starts))])
+        fits = [refined(starts[i]) for i in np.argsort(costs, kind="stable")[:WALKER_REFINED]]
+        best = min(fits, key=lambda fit: fit[0])  # the first of equals, as before
     if refine_mirror:
         # The best motion's mirror image, its sideways step the other way (azimuth a -> -a), is refined
         # too: a sideways step traded for more or less yaw (bas-relief) can be a local minimum that
@@ -991,7 +1058,7 @@ def constant_motion_fit(
     middle = int(round(np.mean([w.start - origin + w.frames / 2 for w in windows])))
     x = best[1]
     turn = math.degrees(math.hypot(x[1], x[2])) * longest
-    return WalkerFit(*walker_step(x[:4], middle), math.exp(x[4]) if fit_focal else 1.0, turn)
+    return WalkerFit(*walker_step(x[:4], middle), math.exp(x[4]) if fit_focal else 1.0, turn, x[:4].copy())
 
 
 class WalkerFit(NamedTuple):
@@ -1001,6 +1068,8 @@ class WalkerFit(NamedTuple):
     direction: np.ndarray  # unit position of the next camera in the current one's frame
     focal_scale: float  # the fitted focal length over the given one (1 unless fit_focal)
     turn_deg_per_window: float  # yaw and pitch over the longest window: how well the turn pins the focal
+    params: np.ndarray  # the walker's (theta, psi, phi, a) (walker_poses)
+    sigmas: dict | None = None  # the noise sigma of each window it was fitted on, by the window's start frame
 
 
 # Prior on the log focal scale of a joint fit that refines the focal length: weak (a factor e at one
