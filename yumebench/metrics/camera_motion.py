@@ -632,9 +632,10 @@ class OpenCVMotionEstimator:
                 continue
             if c.fov_candidates[0] <= _fov_of(focal * fit.focal_scale, width) <= c.fov_candidates[-1]:
                 scales.append(fit.focal_scale)
-        if not scales or abs(math.log(np.median(scales))) < WALKER_FOCAL_TOLERANCE:
+        scale = float(np.median(scales)) if scales else 1.0
+        if abs(math.log(scale)) < WALKER_FOCAL_TOLERANCE:
             return motions
-        focal *= float(np.median(scales))
+        focal *= scale
         fov = _fov_of(focal, width)
         out = []
         for windows, d, m in zip(per_segment, decisions, motions, strict=True):
@@ -696,7 +697,6 @@ class OpenCVMotionEstimator:
         focal: float,
         center: tuple[float, float],
         fov: float,
-        fit_focal: bool = False,
     ) -> SegmentMotion:
         c = self.config
         decision = d["decision"]
@@ -752,7 +752,6 @@ class OpenCVMotionEstimator:
                 focal,
                 center,
                 c.refine_mirror,
-                fit_focal,
             )
             if per_frame is not None:
                 per_frame = per_frame._replace(sigmas=sigmas)
