@@ -154,6 +154,32 @@ def test_a_fit_refined_from_its_walker_at_a_wrong_focal_finds_the_focal():
     assert np.dot(wrong.direction, fit.direction) > 0.99
 
 
+def test_the_focal_profile_finds_the_focal_from_a_far_start():
+    """The same walker (tracks made at focal 230, a 69.7 deg FOV), fitted at 45 deg, where its focal-free
+    refinement would have to travel a factor 1.7: the sweep of fixed focal lengths, each fit carried
+    from the grid point before, then refined with the focal free, finds the FOV within 0.5 deg, and the
+    fit refined there reads the turn and the step."""
+    rng = np.random.default_rng(8)
+    focal, wrong_fov = 230.0, 45.0
+    step_rot, step_pos = _per_frame(yaw_deg=2.0), np.array([0.03, 0.0, 0.04])
+    windows, sigmas = [], {}
+    for k in range(4):
+        p1, p2 = _views(_scene(rng, depth=(4.0, 60.0), focal=focal), step_rot, step_pos, 8, focal, 0.2, rng)
+        windows.append(cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1]))
+        sigmas[8 * k] = 0.2
+    wrong = cm._focal_of(wrong_fov, WIDTH)
+    candidates = [h for w in windows for h in cm.motion_hypotheses(w.p1, w.p2, 8, wrong, CENTER)]
+    fit = cm.constant_motion_fit(windows, list(sigmas.values()), candidates, wrong, CENTER)
+    motion = cm._summarise([], "translation", wrong_fov, {}, fit._replace(sigmas=sigmas))
+    estimator = cm.OpenCVMotionEstimator()
+    fov, fits = estimator._focal_profile([windows], [motion], [0], wrong_fov, WIDTH, CENTER)
+    assert fov == pytest.approx(cm._fov_of(focal, WIDTH), abs=0.5)
+    assert abs(fits[0].fov_deg - fov) <= 10.0  # the fit at the best grid point, a neighbour of the minimum
+    final = estimator._refit(windows, fits[0], cm._focal_of(fov, WIDTH), CENTER, fov, mirror=True)
+    assert final.yaw_deg_per_frame == pytest.approx(2.0, abs=0.05)
+    assert np.dot(final.direction, step_pos / np.linalg.norm(step_pos)) > 0.99
+
+
 def test_per_frame_euler_has_no_phantom_pitch_from_yaw_and_roll():
     """Chaining a window's yaw with roll and reading Euler angles of the total invents pitch; the
     rotation vector per frame does not."""

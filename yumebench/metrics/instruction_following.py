@@ -157,13 +157,14 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "9"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "10"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
     # the best motion's mirrored sideways step, tracking uses the pyramid levels the motion needs; 8: a joint
     # fit that turns past a quarter turn per window (an alias of a slower turn) is refused; 9: videos
-    # without a pure turn take the focal length from their walking turns (walker_focal on by default)
+    # without a pure turn take the focal length from their walking turns (walker_focal on by default); 10:
+    # where fewer than two walking turns calibrate, a focal profile proposes another focal length
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True)
 
     def __init__(
