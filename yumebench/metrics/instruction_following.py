@@ -164,7 +164,8 @@ class InstructionFollowing(Dimension):
     # the best motion's mirrored sideways step, tracking uses the pyramid levels the motion needs; 8: a joint
     # fit that turns past a quarter turn per window (an alias of a slower turn) is refused; 9: videos
     # without a pure turn take the focal length from their walking turns (walker_focal on by default); 10:
-    # where fewer than two walking turns calibrate, a focal profile proposes another focal length
+    # where walking turns disagree on the focal length, or fewer than two calibrate (then a focal profile
+    # proposes another), the joint fits' summed cost chooses it
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True)
 
     def __init__(
