@@ -640,18 +640,18 @@ class OpenCVMotionEstimator:
         if not turning:
             return motions
         new_fov, fitted = _fov_of(focal * float(np.median(scales)), width) if scales else fov, motions
+        candidates = []  # (FOV, the fits to refine from) among which the fits' summed cost chooses
         if len(scales) >= 2:
             if math.log(max(scales) / min(scales)) >= WALKER_FOCAL_TOLERANCE:
                 # a fit in its bas-relief twin pulls its focal length away: the fits decide, together
-                options = sorted({_fov_of(focal * scale, width) for scale in scales} | {new_fov})
-                costs = [self._fits_at(per_segment, motions, turning, f, width, center)[0] for f in options]
-                new_fov = options[int(np.argmin(costs))]
+                candidates = [(f, motions) for f in sorted({_fov_of(focal * s, width) for s in scales} | {new_fov})]
         else:
             profile_fov, profile_fits = self._focal_profile(per_segment, motions, turning, fov, width, center)
             if profile_fov != new_fov:
-                own = self._fits_at(per_segment, motions, turning, new_fov, width, center)[0]
-                if self._fits_at(per_segment, profile_fits, turning, profile_fov, width, center)[0] < own:
-                    new_fov, fitted = profile_fov, profile_fits
+                candidates = [(new_fov, motions), (profile_fov, profile_fits)]
+        if candidates:  # the first of equals
+            costs = [self._fits_at(per_segment, ms, turning, f, width, center)[0] for f, ms in candidates]
+            new_fov, fitted = candidates[int(np.argmin(costs))]
         if abs(math.log(_focal_of(new_fov, width) / focal)) < WALKER_FOCAL_TOLERANCE:
             return motions
         focal = _focal_of(new_fov, width)
