@@ -35,7 +35,9 @@ error (how far it moved to the wrong side of the point at infinity): the Sampson
 a sideways step from its bas-relief twin, a step the other way with a little more or less yaw. The twin
 can still be a local minimum that every proposed start settles in, so the best motion's mirror image
 (the sideways step reversed) is refined too and kept when it fits better; a fit that turns past a
-quarter turn per window is an alias of a slower turn and is refused. The focal length of
+quarter turn per window is an alias of a slower turn and is refused. Where the walker leaves much
+unexplained and a small rotation of the camera at each window's ends (handheld shake) explains most of
+it, the segment is fitted with that shake. The focal length of
 translating segments is the video's (a camera keeps its lens): the median of its rotation segments'
 self-calibrations (a turn of ``min_calibration_deg`` per window pins the focal to about a degree), else
 a Mendonça-Cipolla self-calibration from the translating windows (poorly conditioned for a level walker:
@@ -656,9 +658,10 @@ class OpenCVMotionEstimator:
             return motions
         focal = _focal_of(new_fov, width)
         out = []
-        for windows, d, m in zip(per_segment, decisions, fitted, strict=True):
-            if m.decision == "translation":
-                m = self._refit(windows, m, focal, center, new_fov, mirror=True)
+        for windows, d, m, first in zip(per_segment, decisions, fitted, motions, strict=True):
+            if m.decision == "translation":  # with shake where the segment's first fit had it
+                shaken = first.walker_fit is not None and first.walker_fit.shake
+                m = self._refit(windows, m, focal, center, new_fov, mirror=True, shake=shaken)
             elif m.decision == "rotation":
                 m = replace(self._motion(windows, d, focal, center, new_fov), tracks=m.tracks)
             out.append(m)
@@ -677,7 +680,9 @@ class OpenCVMotionEstimator:
         ``PROFILE_TRACKS`` tracks each: their summed capped cost and the motions with those fits."""
         focal, fitted = _focal_of(fov, width), list(motions)
         for i in segments:
-            fitted[i] = self._refit(per_segment[i], motions[i], focal, center, fov, mirror=True, tracks=PROFILE_TRACKS)
+            fitted[i] = self._refit(
+                per_segment[i], motions[i], focal, center, fov, mirror=True, tracks=PROFILE_TRACKS, shake=False
+            )
         return sum(fitted[i].walker_fit.cost for i in segments), fitted
 
     def _focal_profile(
@@ -835,6 +840,7 @@ class OpenCVMotionEstimator:
         fit_focal: bool = False,
         mirror: bool = False,
         tracks: int | None = None,
+        shake: bool | None = None,
     ) -> SegmentMotion:
         """A translating segment's joint fit refined once more from its walker at another focal length
         (and its mirrored twin with ``mirror``; the focal length too with ``fit_focal``), on the same
@@ -846,7 +852,8 @@ class OpenCVMotionEstimator:
         sigmas = [fit.sigmas[w.start] for w in moving]
         if tracks is not None:
             moving = _thinned(moving, _thinning(moving, tracks))
-        new = constant_motion_fit(moving, sigmas, [], focal, center, mirror, fit_focal, start=fit.params)
+        shake = fit.shake if shake is None else shake
+        new = constant_motion_fit(moving, sigmas, [], focal, center, mirror, fit_focal, fit.params, shake)
         if new is None:
             return motion
         d = {"score": motion.parallax_score, "noise": motion.noise_px}
@@ -950,10 +957,14 @@ def _epipolar_residuals(windows: list, sigmas: list[float], focal: float, center
     c00, c01, c11 = cov[:, 0, 0], cov[:, 0, 1], cov[:, 1, 1]
     weight = focal / np.concatenate([np.full(len(w.p1), s) for w, s in zip(windows, sigmas, strict=True)])
     window_of = np.repeat(np.arange(len(windows)), [len(w.p1) for w in windows])
-    track = np.arange(len(h1))
+    ends = np.cumsum([0] + [len(w.p1) for w in windows])  # a window's tracks are rows ends[k]:ends[k+1]
 
-    def per_track(rows: np.ndarray) -> np.ndarray:  # (..., W, N, 3) -> each track's row of its own window
-        return rows[..., window_of, track, :]
+    def per_track(points: np.ndarray, matrices: np.ndarray) -> np.ndarray:
+        # points (N, 3) times their own window's matrix (..., W, 3, 3): one product per window, a third of
+        # the time of every track against every window
+        return np.concatenate(
+            [points[ends[k] : ends[k + 1]] @ matrices[..., k, :, :] for k in range(len(windows))], axis=-2
+        )
 
     def quadratic(u: np.ndarray, v: np.ndarray) -> np.ndarray:  # (u, v) Σ (u, v)ᵀ per track
         return c00 * u * u + 2.0 * c01 * u * v + c11 * v * v
@@ -965,10 +976,9 @@ def _epipolar_residuals(windows: list, sigmas: list[float], focal: float, center
             d[..., 0, 0, 0] = d[..., 0, 1, 1] = 1.0 / np.asarray(scale)
             d[..., 2, 2] = 1.0
             e, rotations = d @ e @ d, rotations @ d
-        # every track against every window's motion (matrix products), then each track's own window
-        ex1 = per_track(h1 @ np.swapaxes(e, -1, -2))
-        etx2 = per_track(h2 @ e)
-        x = per_track(h1 @ np.swapaxes(rotations, -1, -2))
+        ex1 = per_track(h1, np.swapaxes(e, -1, -2))
+        etx2 = per_track(h2, e)
+        x = per_track(h1, np.swapaxes(rotations, -1, -2))
         t = translations[..., window_of, :]
         num = np.einsum("...i,...i->...", h2, ex1) ** 2
         den = quadratic(ex1[..., 0], ex1[..., 1]) + quadratic(etx2[..., 0], etx2[..., 1])
@@ -1016,9 +1026,9 @@ def walker_poses(params: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, n
     position = np.concatenate([np.zeros_like(step[..., :1, :]), np.cumsum(step, -2)[..., :-1, :]], -2)
     ch, sh = np.cos(heading[..., offsets]), np.sin(heading[..., offsets])
     cp, sp = np.cos(theta + phi * offsets), np.sin(theta + phi * offsets)
-    zero, one = np.zeros_like(ch), np.ones_like(ch)
-    r_y = np.stack([np.stack([ch, zero, sh], -1), np.stack([zero, one, zero], -1), np.stack([-sh, zero, ch], -1)], -2)
-    r_x = np.stack([np.stack([one, zero, zero], -1), np.stack([zero, cp, -sp], -1), np.stack([zero, sp, cp], -1)], -2)
+    r_y, r_x = np.zeros((*ch.shape, 3, 3)), np.zeros((*cp.shape, 3, 3))
+    r_y[..., 0, 0], r_y[..., 0, 2], r_y[..., 1, 1], r_y[..., 2, 0], r_y[..., 2, 2] = ch, sh, 1.0, -sh, ch
+    r_x[..., 0, 0], r_x[..., 1, 1], r_x[..., 1, 2], r_x[..., 2, 1], r_x[..., 2, 2] = 1.0, cp, -sp, sp, cp
     return r_y @ r_x, position[..., offsets, :]
 
 
@@ -1058,6 +1068,7 @@ def constant_motion_fit(
     refine_mirror: bool = True,
     fit_focal: bool = False,
     start: np.ndarray | None = None,
+    shake: bool | None = None,
 ) -> WalkerFit | None:
     """One motion (per-frame rotation, unit direction, at the segment's middle frame) for all of a
     segment's windows: a segment is one commanded action, so its motion is near constant. Each window's
@@ -1072,7 +1083,11 @@ def constant_motion_fit(
     step.) ``fit_focal`` refines the focal length too (its log scale, with a weak prior of
     ``FOCAL_PRIOR_LOG_SIGMA``): a walker's turn fixes it the way a pure rotation's does. ``start`` (walker
     parameters, e.g. an earlier fit's) replaces the proposals: it alone is refined (with its mirror image
-    under ``refine_mirror``)."""
+    under ``refine_mirror``). ``shake`` adds a small rotation of the camera at each window's first and
+    last frame (a handheld camera's shake on top of the walker; a prior of ``SHAKE_PRIOR_DEG``, in plain
+    squares, keeps it small): a walker alone must explain each window's share of the shake by its step,
+    and the sideways step is what gives. ``None`` tries it where the walker alone leaves more than
+    ``SHAKE_COST`` per track and keeps it where it leaves less than ``SHAKE_GAIN`` of that."""
     if (not candidates and start is None) or not windows:
         return None
     from scipy.optimize import least_squares
@@ -1081,37 +1096,110 @@ def constant_motion_fit(
     residuals = _epipolar_residuals(windows, sigmas, focal, center)
     first = np.array([w.start - origin for w in windows])
     offsets = np.concatenate([first, first + np.array([w.frames for w in windows])])
+    # the frames where a window starts or ends, each with its own shake rotation (windows do not overlap:
+    # a window's first and last frame are neighbours in this list, so one is even and one is odd)
+    frames_shaken, at = np.unique(offsets, return_inverse=True)
+    walker_size = 5 if fit_focal else 4
 
-    def terms(x: np.ndarray, fn=residuals) -> np.ndarray:  # x (..., 4), or (..., 5) with the log focal scale
+    def terms(x: np.ndarray, fn=residuals) -> np.ndarray:  # x (..., 4 [+ 1 log focal scale] [+ 3 per shaken frame])
         rot, pos = walker_poses(x[..., :4], offsets)
+        shaken = x.shape[-1] > walker_size
+        if shaken:
+            omega = x[..., walker_size:].reshape(*x.shape[:-1], len(frames_shaken), 3)
+            rot = rot @ _rotation_matrices(omega)[..., at, :, :]
         n = len(windows)
         first_rot_t = np.swapaxes(rot[..., :n, :, :], -1, -2)
         moved = np.einsum("...ij,...j->...i", first_rot_t, pos[..., n:, :] - pos[..., :n, :])
         relative = _relative(first_rot_t @ rot[..., n:, :, :], moved)
-        if x.shape[-1] == 4:
-            return fn(*relative)
-        prior = x[..., 4:] / FOCAL_PRIOR_LOG_SIGMA
-        return np.concatenate([fn(*relative, np.exp(x[..., 4])), prior], axis=-1)
-
-    last: dict = {}
-
-    def value(x: np.ndarray) -> np.ndarray:
-        last["x"], last["f"] = x.copy(), terms(x)
-        return last["f"]
-
-    def jacobian(x: np.ndarray) -> np.ndarray:  # least_squares asks for it where it has just evaluated
-        f0 = last["f"] if np.array_equal(last.get("x"), x) else terms(x)
-        return forward_jacobian(terms, x, f0)
+        out = [fn(*relative, np.exp(x[..., 4])) if fit_focal else fn(*relative)]
+        if fit_focal:
+            out.append(x[..., 4:5] / FOCAL_PRIOR_LOG_SIGMA)
+        if shaken:
+            out.append(x[..., walker_size:] / math.radians(SHAKE_PRIOR_DEG))
+        return np.concatenate(out, axis=-1) if len(out) > 1 else out[0]
 
     longest = max(w.frames for w in windows)
+    shake_rows = 3 * len(frames_shaken)
 
-    def refined(x0: np.ndarray) -> tuple[float, np.ndarray]:  # (capped cost on all tracks, parameters)
-        x = least_squares(value, x0, jac=jacobian, loss="cauchy", max_nfev=40, ftol=FIT_TOLERANCE, xtol=FIT_TOLERANCE).x
-        return (math.inf if aliased_turn(x, longest) else float(_capped(terms(x)))), x
+    def shake_loss(z: np.ndarray) -> np.ndarray:
+        # Cauchy on the tracks, plain squares on the shake prior: made robust, the prior would let a roll of
+        # tens of degrees at every frame stand in for a turn the walker does not span
+        rho = np.empty((3, len(z)))
+        rho[0], rho[1], rho[2] = np.log1p(z), 1.0 / (1.0 + z), -1.0 / (1.0 + z) ** 2
+        rho[:, -shake_rows:] = [z[-shake_rows:], np.ones(shake_rows), np.zeros(shake_rows)]
+        return rho
 
+    def cost(x: np.ndarray, fn=residuals) -> float:  # capped on the tracks, the shake prior in full
+        f = terms(x, fn)
+        if len(x) == walker_size:
+            return float(_capped(f))
+        return float(_capped(f[:-shake_rows]) + np.sum(f[-shake_rows:] ** 2))
+
+    def refiner(fn, tracks: list[int]):
+        last: dict = {}
+
+        def value(x: np.ndarray) -> np.ndarray:
+            last["x"], last["f"] = x.copy(), terms(x, fn)
+            return last["f"]
+
+        def jacobian(x: np.ndarray) -> np.ndarray:  # least_squares asks for it where it has just evaluated
+            f0 = last["f"] if np.array_equal(last.get("x"), x) else terms(x, fn)
+            if len(x) == walker_size:
+                return forward_jacobian(lambda y: terms(y, fn), x, f0)
+            return _shake_jacobian(lambda y: terms(y, fn), x, f0, walker_size, at, len(windows), tracks)
+
+        def refined(x0: np.ndarray) -> tuple[float, np.ndarray]:  # (capped cost, parameters)
+            loss = "cauchy" if len(x0) == walker_size else shake_loss
+            x = least_squares(value, x0, jac=jacobian, loss=loss, max_nfev=40, ftol=FIT_TOLERANCE, xtol=FIT_TOLERANCE).x
+            return (math.inf if aliased_turn(x, longest) else cost(x, fn)), x
+
+        return refined
+
+    refined = refiner(residuals, [len(w.p1) for w in windows])
+    # shake is tried and its mirror image refined on a thinned set of tracks (its fit takes several times
+    # the walker's); the fit kept is refined once on all
+    thinned: dict = {}
+
+    def on_thin() -> tuple:  # (residuals, refine, whether they are all the tracks), made where shake is tried
+        if not thinned:
+            every = _thinning(windows, PROFILE_TRACKS)
+            thin = _thinned(windows, every)
+            fn = _epipolar_residuals(thin, [s[::every] if np.ndim(s) else s for s in sigmas], focal, center)
+            thinned["fit"] = fn, refiner(fn, [len(w.p1) for w in thin]), every == 1
+        return thinned["fit"]
+
+    def mirrored(x: np.ndarray) -> np.ndarray:
+        # The best motion's mirror image, its sideways step the other way (azimuth a -> -a), is refined
+        # too: a sideways step traded for more or less yaw (bas-relief) can be a local minimum that
+        # every start the windows propose settles in, while the true motion fits better.
+        mirror = np.ones(len(x))
+        mirror[3] = -1.0
+        return x * mirror
+
+    def with_mirror(fit: tuple[float, np.ndarray]) -> tuple[float, np.ndarray]:
+        return min([fit, refined(mirrored(fit[1]))], key=lambda f: f[0]) if refine_mirror else fit
+
+    def shaken_fit(trial: tuple[float, np.ndarray]) -> tuple[float, np.ndarray]:
+        # a fit on the thinned tracks refined on all; its mirror image is refined on the thinned tracks,
+        # and on all only where it fits them better (where there are few tracks, the thinned are all)
+        thin_residuals, refined_thin, all_tracks = on_thin()
+        fit = trial if all_tracks else refined(trial[1])
+        if refine_mirror:
+            mirror = refined_thin(mirrored(fit[1]))
+            if all_tracks:
+                fit = min([fit, mirror], key=lambda f: f[0])
+            elif mirror[0] < cost(fit[1], thin_residuals):
+                fit = min([fit, refined(mirror[1])], key=lambda f: f[0])
+        return fit
+
+    no_shake = np.zeros(shake_rows)
     if start is not None:  # one known start (walker parameters), refined at this focal
         x0 = np.asarray(start[:4], float)
-        best = refined(np.append(x0, 0.0) if fit_focal else x0)
+        x0 = np.append(x0, 0.0) if fit_focal else x0
+        if shake:
+            best = shaken_fit(on_thin()[1](np.concatenate([x0, no_shake])))
+        else:
+            best = with_mirror(refined(x0))
     else:
         # starts are ranked (all at once) on a thinned set of tracks, which keeps that batch small; refined on all
         every = _thinning(windows, SEARCH_TRACKS)
@@ -1125,20 +1213,27 @@ def constant_motion_fit(
             starts = np.column_stack([starts, np.zeros(len(starts))])
         fits = [refined(starts[i]) for i in np.argsort(costs, kind="stable")[:WALKER_REFINED]]
         best = min(fits, key=lambda fit: fit[0])  # the first of equals, as before
-    if refine_mirror:
-        # The best motion's mirror image, its sideways step the other way (azimuth a -> -a), is refined
-        # too: a sideways step traded for more or less yaw (bas-relief) can be a local minimum that
-        # every start the windows propose settles in, while the true motion fits better.
-        mirror = np.ones(len(best[1]))
-        mirror[3] = -1.0
-        best = min([best, refined(best[1] * mirror)], key=lambda fit: fit[0])
+        trial = None
+        if shake is None:  # shake where the walker leaves much unexplained and shake explains most of it
+            shake = False
+            if math.isfinite(best[0]) and best[0] > SHAKE_COST * sum(len(w.p1) for w in windows):
+                trial = on_thin()[1](np.concatenate([best[1], no_shake]))
+                shake = trial[0] < SHAKE_GAIN * cost(best[1], on_thin()[0])
+        elif shake:
+            trial = on_thin()[1](np.concatenate([best[1], no_shake]))
+        best = shaken_fit(trial) if shake else with_mirror(best)
     if not math.isfinite(best[0]):
         return None
     middle = int(round(np.mean([w.start - origin + w.frames / 2 for w in windows])))
     x = best[1]
     turn = math.degrees(math.hypot(x[1], x[2])) * longest
     return WalkerFit(
-        *walker_step(x[:4], middle), math.exp(x[4]) if fit_focal else 1.0, turn, x[:4].copy(), cost=best[0]
+        *walker_step(x[:4], middle),
+        math.exp(x[4]) if fit_focal else 1.0,
+        turn,
+        x[:4].copy(),
+        cost=best[0],
+        shake=bool(shake),
     )
 
 
@@ -1152,11 +1247,27 @@ class WalkerFit(NamedTuple):
     params: np.ndarray  # the walker's (theta, psi, phi, a) (walker_poses)
     sigmas: dict | None = None  # the noise sigma of each window it was fitted on, by the window's start frame
     cost: float = 0.0  # capped cost on the tracks it was fitted on
+    shake: bool = False  # fitted with a shake rotation at each window's ends (constant_motion_fit)
 
 
 # Prior on the log focal scale of a joint fit that refines the focal length: weak (a factor e at one
 # sigma), only keeps the scale finite where nothing pins it (no turn)
 FOCAL_PRIOR_LOG_SIGMA = 1.0
+# Shake (constant_motion_fit): the prior's sigma on each shaken frame's rotation (deg, per axis); the
+# capped cost per track of the walker alone above which shake is tried; the share of that cost the fit
+# with shake must stay below to be kept. Measured on the tuning seeds with shake tried in every
+# translating segment (a 1 deg prior): the fit with shake cost 0.11-0.48 of the walker's in the 26
+# segments of the shake conditions, 0.50-1.00 in the 316 others, where the walker alone left 3.35-6.76 and
+# at most 4.85 per track; kept everywhere, shake put 11 segments wrong and 3 right. As built (prior 0.5
+# deg, tried on PROFILE_TRACKS tracks, carried into the walking turns' focal refinements but not into
+# the fits that compare focal lengths): tuning seeds 550 -> 553 of 576, test seeds 549 -> 550, none put
+# wrong; IF's CPU time 1.15x on the speed bench's rooms (whose turns about the camera's own axes the
+# walker does not span, so shake is tried there too). A robust (capped) prior instead: tuning 554, test
+# 551, but a roll of 35-68 deg at every frame then stood in for those rooms' turns (3 of their 24
+# segments put wrong) at 1.5x the CPU time.
+SHAKE_PRIOR_DEG = 0.5
+SHAKE_COST = 3.0
+SHAKE_GAIN = 0.5
 
 
 def aliased_turn(params: np.ndarray, frames: int) -> bool:
@@ -1179,6 +1290,54 @@ def forward_jacobian(fn, x: np.ndarray, f0: np.ndarray) -> np.ndarray:
     points = x + np.diag(_RELATIVE_STEP * sign * np.maximum(1.0, np.abs(x)))
     steps = np.diagonal(points) - x
     return ((fn(points) - f0) / steps[:, None]).T
+
+
+def _shake_jacobian(
+    fn, x: np.ndarray, f0: np.ndarray, walker_size: int, at: np.ndarray, windows: int, tracks: list[int]
+) -> np.ndarray:
+    """``forward_jacobian`` of the walker with shake (``constant_motion_fit``) in walker_size + 6 calls
+    instead of one per parameter. A shaken frame's rotation moves only the tracks of the (at most two)
+    windows that start or end there, and its own prior term; a window's two frames are one even, one
+    odd. So one axis of every even (or every odd) frame is stepped at once, and each row's change is
+    that of the one frame it depends on."""
+    shaken = (len(x) - walker_size) // 3
+    steps = _RELATIVE_STEP * ((x >= 0) * 2.0 - 1.0) * np.maximum(1.0, np.abs(x))
+    points = [x + np.diag(steps)[j] for j in range(walker_size)]
+    window_of = np.repeat(np.arange(windows), tracks)
+    owners = []  # per group, the parameter each row's change comes from (-1: none)
+    for parity in (0, 1):
+        frame_of_window = np.where(at[:windows] % 2 == parity, at[:windows], at[windows:])
+        for axis in range(3):
+            track_rows = np.tile(walker_size + 3 * frame_of_window[window_of] + axis, 2)
+            own = np.arange(shaken) * 3 + axis
+            own = np.where(np.arange(shaken) % 2 == parity, walker_size + own, -1)
+            prior_rows = np.full(3 * shaken, -1)
+            prior_rows[axis::3] = own
+            extra = len(f0) - len(track_rows) - len(prior_rows)  # the focal prior, if any
+            owner = np.concatenate([track_rows, np.full(extra, -1), prior_rows])
+            stepped = np.zeros(len(x))
+            stepped[owner[owner >= 0]] = steps[owner[owner >= 0]]
+            points.append(x + stepped)
+            owners.append(owner)
+    changes = fn(np.array(points)) - f0
+    jac = np.zeros((len(f0), len(x)))
+    jac[:, :walker_size] = (changes[:walker_size] / steps[:walker_size, None]).T
+    rows = np.arange(len(f0))
+    for change, owner in zip(changes[walker_size:], owners, strict=True):
+        ok = owner >= 0
+        jac[rows[ok], owner[ok]] = change[ok] / steps[owner[ok]]
+    return jac
+
+
+def _rotation_matrices(omega: np.ndarray) -> np.ndarray:
+    """Rotation matrices (..., 3, 3) of rotation vectors (..., 3) (Rodrigues)."""
+    theta = np.linalg.norm(omega, axis=-1)[..., None, None]
+    small = theta < 1e-6
+    safe = np.where(small, 1.0, theta)
+    sin_term = np.where(small, 1.0 - theta**2 / 6.0, np.sin(safe) / safe)
+    cos_term = np.where(small, 0.5 - theta**2 / 24.0, (1.0 - np.cos(safe)) / safe**2)
+    k = _skew(omega)
+    return np.eye(3) + sin_term * k + cos_term * (k @ k)
 
 
 def per_frame_euler(rotation: np.ndarray, frames: int) -> tuple[float, float]:
