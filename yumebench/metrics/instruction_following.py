@@ -157,7 +157,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "10"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "11"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -165,7 +165,8 @@ class InstructionFollowing(Dimension):
     # fit that turns past a quarter turn per window (an alias of a slower turn) is refused; 9: videos
     # without a pure turn take the focal length from their walking turns (walker_focal on by default); 10:
     # where walking turns disagree on the focal length, or fewer than two calibrate (then a focal profile
-    # proposes another), the joint fits' summed cost chooses it
+    # proposes another), the joint fits' summed cost chooses it; 11: a segment that the walker leaves
+    # much unexplained is fitted with a shake rotation at each window's ends where that explains most of it
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True)
 
     def __init__(
