@@ -240,7 +240,8 @@ def test_the_shake_jacobian_equals_forward_differences():
 
     x = np.concatenate([[0.05, 0.005, 0.001, 1.5], np.random.default_rng(1).normal(0, 0.005, 3 * len(frames))])
     f0 = terms(x)
-    fast = cm._shake_jacobian(terms, x, f0, 4, at, len(windows), [len(w.p1) for w in windows])
+    groups = cm._shake_groups(4, at, [len(w.p1) for w in windows], len(f0))
+    fast = cm._shake_jacobian(terms, x, f0, 4, groups)
     np.testing.assert_allclose(fast, cm.forward_jacobian(terms, x, f0), rtol=1e-9, atol=1e-9)
     rotvec = np.array([0.1, -0.2, 0.3])
     np.testing.assert_allclose(cm._rotation_matrices(rotvec), Rotation.from_rotvec(rotvec).as_matrix(), atol=1e-12)

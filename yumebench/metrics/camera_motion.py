@@ -49,6 +49,7 @@ earlier camera's frame (OpenCV axes), so the published decision rule applies.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
@@ -1137,6 +1138,8 @@ def constant_motion_fit(
 
     def refiner(fn, tracks: list[int]):
         last: dict = {}
+        rows = 2 * sum(tracks) + (1 if fit_focal else 0) + shake_rows
+        groups = _shake_groups(walker_size, at, tracks, rows)
 
         def value(x: np.ndarray) -> np.ndarray:
             last["x"], last["f"] = x.copy(), terms(x, fn)
@@ -1146,7 +1149,7 @@ def constant_motion_fit(
             f0 = last["f"] if np.array_equal(last.get("x"), x) else terms(x, fn)
             if len(x) == walker_size:
                 return forward_jacobian(lambda y: terms(y, fn), x, f0)
-            return _shake_jacobian(lambda y: terms(y, fn), x, f0, walker_size, at, len(windows), tracks)
+            return _shake_jacobian(lambda y: terms(y, fn), x, f0, walker_size, groups)
 
         def refined(x0: np.ndarray) -> tuple[float, np.ndarray]:  # (capped cost, parameters)
             loss = "cauchy" if len(x0) == walker_size else shake_loss
@@ -1156,17 +1159,15 @@ def constant_motion_fit(
         return refined
 
     refined = refiner(residuals, [len(w.p1) for w in windows])
+
     # shake is tried and its mirror image refined on a thinned set of tracks (its fit takes several times
     # the walker's); the fit kept is refined once on all
-    thinned: dict = {}
-
+    @functools.cache
     def on_thin() -> tuple:  # (residuals, refine, whether they are all the tracks), made where shake is tried
-        if not thinned:
-            every = _thinning(windows, PROFILE_TRACKS)
-            thin = _thinned(windows, every)
-            fn = _epipolar_residuals(thin, [s[::every] if np.ndim(s) else s for s in sigmas], focal, center)
-            thinned["fit"] = fn, refiner(fn, [len(w.p1) for w in thin]), every == 1
-        return thinned["fit"]
+        every = _thinning(windows, PROFILE_TRACKS)
+        thin = _thinned(windows, every)
+        fn = _epipolar_residuals(thin, [s[::every] if np.ndim(s) else s for s in sigmas], focal, center)
+        return fn, refiner(fn, [len(w.p1) for w in thin]), every == 1
 
     def mirrored(x: np.ndarray) -> np.ndarray:
         # The best motion's mirror image, its sideways step the other way (azimuth a -> -a), is refined
@@ -1213,14 +1214,15 @@ def constant_motion_fit(
             starts = np.column_stack([starts, np.zeros(len(starts))])
         fits = [refined(starts[i]) for i in np.argsort(costs, kind="stable")[:WALKER_REFINED]]
         best = min(fits, key=lambda fit: fit[0])  # the first of equals, as before
-        trial = None
-        if shake is None:  # shake where the walker leaves much unexplained and shake explains most of it
-            shake = False
-            if math.isfinite(best[0]) and best[0] > SHAKE_COST * sum(len(w.p1) for w in windows):
-                trial = on_thin()[1](np.concatenate([best[1], no_shake]))
-                shake = trial[0] < SHAKE_GAIN * cost(best[1], on_thin()[0])
-        elif shake:
-            trial = on_thin()[1](np.concatenate([best[1], no_shake]))
+        # shake is tried where asked, or (None) where the walker leaves much unexplained; kept where asked,
+        # or where it explains most of that
+        if shake is None:
+            tried = math.isfinite(best[0]) and best[0] > SHAKE_COST * sum(len(w.p1) for w in windows)
+        else:
+            tried = shake
+        trial = on_thin()[1](np.concatenate([best[1], no_shake])) if tried else None
+        if shake is None:
+            shake = tried and trial[0] < SHAKE_GAIN * cost(best[1], on_thin()[0])
         best = shaken_fit(trial) if shake else with_mirror(best)
     if not math.isfinite(best[0]):
         return None
@@ -1282,29 +1284,30 @@ def aliased_turn(params: np.ndarray, frames: int) -> bool:
 _RELATIVE_STEP = np.finfo(float).eps ** 0.5  # scipy.optimize.approx_derivative's step for '2-point'
 
 
+def _forward_steps(x: np.ndarray) -> np.ndarray:
+    """scipy's '2-point' step for each parameter: relative, away from zero, at least the absolute step."""
+    return _RELATIVE_STEP * ((x >= 0).astype(float) * 2.0 - 1.0) * np.maximum(1.0, np.abs(x))
+
+
 def forward_jacobian(fn, x: np.ndarray, f0: np.ndarray) -> np.ndarray:
     """The Jacobian of ``fn`` at ``x`` by forward differences with scipy's '2-point' steps, the
     perturbed points evaluated side by side in one call (``fn`` takes points (..., n)): the same
     derivative as ``least_squares(jac="2-point")`` at a fraction of the calls."""
-    sign = (x >= 0).astype(float) * 2.0 - 1.0
-    points = x + np.diag(_RELATIVE_STEP * sign * np.maximum(1.0, np.abs(x)))
+    points = x + np.diag(_forward_steps(x))
     steps = np.diagonal(points) - x
     return ((fn(points) - f0) / steps[:, None]).T
 
 
-def _shake_jacobian(
-    fn, x: np.ndarray, f0: np.ndarray, walker_size: int, at: np.ndarray, windows: int, tracks: list[int]
-) -> np.ndarray:
-    """``forward_jacobian`` of the walker with shake (``constant_motion_fit``) in walker_size + 6 calls
-    instead of one per parameter. A shaken frame's rotation moves only the tracks of the (at most two)
-    windows that start or end there, and its own prior term; a window's two frames are one even, one
-    odd. So one axis of every even (or every odd) frame is stepped at once, and each row's change is
-    that of the one frame it depends on."""
-    shaken = (len(x) - walker_size) // 3
-    steps = _RELATIVE_STEP * ((x >= 0) * 2.0 - 1.0) * np.maximum(1.0, np.abs(x))
-    points = [x + np.diag(steps)[j] for j in range(walker_size)]
+def _shake_groups(walker_size: int, at: np.ndarray, tracks: list[int], rows: int) -> list[np.ndarray]:
+    """The six parameter groups of ``_shake_jacobian`` for a fit whose windows have ``tracks`` tracks and
+    start and end at the shaken frames ``at`` (window k: ``at[k]``, ``at[len(tracks) + k]``): per group,
+    the parameter each of the ``rows`` residuals depends on (-1: none). A shaken frame's rotation moves
+    only the tracks of the (at most two) windows that start or end there, and its own prior term; a
+    window's two frames are one even, one odd. So one axis of every even (or every odd) frame can be
+    stepped at once: each row then depends on one of them."""
+    windows, shaken = len(tracks), int(at.max()) + 1
     window_of = np.repeat(np.arange(windows), tracks)
-    owners = []  # per group, the parameter each row's change comes from (-1: none)
+    owners = []
     for parity in (0, 1):
         frame_of_window = np.where(at[:windows] % 2 == parity, at[:windows], at[windows:])
         for axis in range(3):
@@ -1313,12 +1316,21 @@ def _shake_jacobian(
             own = np.where(np.arange(shaken) % 2 == parity, walker_size + own, -1)
             prior_rows = np.full(3 * shaken, -1)
             prior_rows[axis::3] = own
-            extra = len(f0) - len(track_rows) - len(prior_rows)  # the focal prior, if any
-            owner = np.concatenate([track_rows, np.full(extra, -1), prior_rows])
-            stepped = np.zeros(len(x))
-            stepped[owner[owner >= 0]] = steps[owner[owner >= 0]]
-            points.append(x + stepped)
-            owners.append(owner)
+            extra = rows - len(track_rows) - len(prior_rows)  # the focal prior, if any
+            owners.append(np.concatenate([track_rows, np.full(extra, -1), prior_rows]))
+    return owners
+
+
+def _shake_jacobian(fn, x: np.ndarray, f0: np.ndarray, walker_size: int, owners: list[np.ndarray]) -> np.ndarray:
+    """``forward_jacobian`` of the walker with shake (``constant_motion_fit``) in walker_size + 6 calls
+    instead of one per parameter: the walker's parameters one at a time, then each group of
+    ``_shake_groups`` stepped at once, each row's change credited to the one parameter it depends on."""
+    steps = _forward_steps(x)
+    points = [x + np.diag(steps)[j] for j in range(walker_size)]
+    for owner in owners:
+        stepped = np.zeros(len(x))
+        stepped[owner[owner >= 0]] = steps[owner[owner >= 0]]
+        points.append(x + stepped)
     changes = fn(np.array(points)) - f0
     jac = np.zeros((len(f0), len(x)))
     jac[:, :walker_size] = (changes[:walker_size] / steps[:walker_size, None]).T
