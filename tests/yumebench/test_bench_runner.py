@@ -6,8 +6,10 @@ from typer.testing import CliRunner
 from yumebench.actions import Action
 from yumebench.bench import runner as runner_mod
 from yumebench.bench.runner import BenchConfig, run_bench
+from yumebench.bench.spec import SpecItem
 from yumebench.bench.suites import load_suite
 from yumebench.cli import app
+from yumebench.metrics.base import Dimension, Requirements
 from yumebench.result_schema import ResultsError, dimension_scores, load_results
 from yumebench.synthetic import random_segment_video
 from yumebench.video import write_mp4
@@ -185,3 +187,29 @@ def test_groups_keep_every_worker_busy(videos, per_batch, workers, sizes):
     groups of 4 on 2 workers would leave one idle for the last third of the run."""
     groups = runner_mod._balanced_groups(list(range(videos)), per_batch, workers)
     assert [len(g) for g in groups] == sizes and sum(groups, []) == list(range(videos))
+
+
+class _FrameShape(Dimension):
+    name = "frame_shape"
+
+    def score_video(self, frames, item):
+        return {"video_results": float(frames.ndim)}
+
+
+class _LumaShape(_FrameShape):
+    name = "luma_shape"
+    requirements = Requirements(luma_only=True)
+
+
+def test_luma_alone_is_decoded_where_no_dimension_needs_colour(bench_dir, monkeypatch):
+    decoded = []
+    for name in ("read_frames", "read_luma"):
+        real = getattr(runner_mod, name)
+        monkeypatch.setattr(runner_mod, name, lambda path, _real=real, _name=name: decoded.append(_name) or _real(path))
+    dims = {"luma_shape": _LumaShape(), "frame_shape": _FrameShape()}
+    item, video = SpecItem("v0", "v0.mp4"), str(bench_dir / "v0.mp4")
+    [luma] = runner_mod.score_group([(item, video, ["luma_shape"])], {}, dims)
+    [both] = runner_mod.score_group([(item, video, ["luma_shape", "frame_shape"])], {}, dims)
+    assert decoded == ["read_luma", "read_frames"]
+    assert luma["entries"]["luma_shape"]["video_results"] == 3.0  # (T, H, W)
+    assert both["entries"]["luma_shape"]["video_results"] == both["entries"]["frame_shape"]["video_results"] == 4.0

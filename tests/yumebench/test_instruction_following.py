@@ -74,3 +74,11 @@ def test_deterministic(rendered, estimator):
     a = score_segments(frames, segs, estimator, IFConfig())
     b = score_segments(frames, segs, OpenCVMotionEstimator(IFConfig().motion), IFConfig())
     assert a == b
+
+
+def test_grey_frames_score_as_their_rgb_frames(rendered, estimator):
+    import cv2
+
+    frames, segs = rendered[1]
+    grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
+    assert score_segments(grey, segs, estimator, IFConfig()) == score_segments(frames, segs, estimator, IFConfig())

@@ -3,7 +3,15 @@ import pytest
 
 from yumebench.actions import Action
 from yumebench.synthetic import Scene, SceneConfig, camera_path
-from yumebench.video import VideoError, available_backends, probe, read_frames, resample_indices, write_mp4
+from yumebench.video import (
+    VideoError,
+    available_backends,
+    probe,
+    read_frames,
+    read_luma,
+    resample_indices,
+    write_mp4,
+)
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +44,35 @@ def test_backends_decode_identical_frames(clip):
     a, _ = read_frames(clip[0], backend="decord")
     b, _ = read_frames(clip[0], backend="opencv")
     np.testing.assert_array_equal(a, b)
+
+
+def test_luma_is_the_grey_of_the_decoded_frames(clip, tmp_path):
+    import av
+    import cv2
+
+    path, frames = clip
+    luma, info = read_luma(path)
+    assert luma.shape == frames.shape[:3] and luma.dtype == np.uint8 and info.backend == "pyav"
+    rgb, _ = read_frames(path)
+    grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in rgb])
+    # the same picture: decord's conversion to RGB and back rounds about one grey level lower (a frame
+    # shift, or the 16-235 range left unstretched, differs by several)
+    assert np.abs(luma.astype(int) - grey).mean() < 2.0 and np.abs(luma.astype(int) - grey).max() <= 8
+    assert np.abs(luma[1:].astype(int) - grey[:-1]).mean() > 5.0
+    with av.open(str(path)) as container:  # the limited-range stretch is ffmpeg's own grey conversion
+        np.testing.assert_array_equal(luma, np.stack([f.to_ndarray(format="gray") for f in container.decode(video=0)]))
+    full = tmp_path / "full.mp4"  # full-range (JPEG) luma is taken as stored
+    with av.open(str(full), "w") as c:
+        s = c.add_stream("libx264", rate=16)
+        s.width, s.height, s.pix_fmt = 96, 64, "yuvj420p"
+        for f in frames:
+            for p in s.encode(av.VideoFrame.from_ndarray(f, format="rgb24").reformat(format="yuvj420p")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    full_luma, _ = read_luma(full)
+    full_grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in read_frames(full)[0]])
+    assert np.abs(full_luma.astype(int) - full_grey).mean() < 1.5
 
 
 def test_writes_are_deterministic_and_odd_sizes_pad(tmp_path, clip):
@@ -75,7 +112,8 @@ def _corruptions(tmp_path, clip):
 @pytest.mark.parametrize("backend", ["auto", *available_backends()])
 def test_bad_videos_raise_one_clear_error(tmp_path, clip, backend):
     for path in _corruptions(tmp_path, clip):
-        for call in (lambda p: probe(p, backend=backend), lambda p: read_frames(p, backend=backend)):
+        calls = [lambda p: probe(p, backend=backend), lambda p: read_frames(p, backend=backend)]
+        for call in calls + ([read_luma] if backend == "auto" else []):
             with pytest.raises(VideoError) as info:
                 call(path)
             assert str(info.value).startswith(str(path)) and "\n" not in str(info.value)
@@ -98,12 +136,13 @@ def test_faststart_truncation_is_an_error_not_a_short_read(tmp_path, clip):
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(data[: int(len(data) * 0.6)])
     assert probe(path).num_frames == 24
-    try:
-        got, _ = read_frames(cut)
-    except VideoError as e:
-        assert str(e).startswith(str(cut))
-    else:  # a decoder that conceals errors must still return every frame it promised
-        assert got.shape[0] == probe(cut).num_frames
+    for read in (read_frames, read_luma):
+        try:
+            got, _ = read(cut)
+        except VideoError as e:
+            assert str(e).startswith(str(cut))
+        else:  # a decoder that conceals errors must still return every frame it promised
+            assert got.shape[0] == probe(cut).num_frames
 
 
 def test_out_of_range_index(clip):

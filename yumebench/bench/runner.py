@@ -28,7 +28,7 @@ from yumebench.bench.spec import SpecError, SpecItem, read_spec
 from yumebench.files import atomic_write, atomic_write_text, ensure_writable, sweep_stale_temporaries
 from yumebench.metrics import DIMENSIONS, Dimension, MissingWeights
 from yumebench.result_schema import SCHEMA_VERSION, finite_or_none
-from yumebench.video import VideoError, read_frames
+from yumebench.video import VideoError, read_frames, read_luma
 from yumebench.worker_pool import worker_pool
 
 
@@ -106,9 +106,9 @@ def _worker_dims(names: list[str], kwargs: dict) -> dict[str, Dimension]:
     return {n: _WORKER_DIMS[(n, settings)] for n in names}
 
 
-def _decode(item: SpecItem, video: str) -> tuple[np.ndarray | None, str | None]:
+def _decode(item: SpecItem, video: str, luma: bool = False) -> tuple[np.ndarray | None, str | None]:
     try:
-        frames, _ = read_frames(video)
+        frames, _ = read_luma(video) if luma else read_frames(video)
     except VideoError as e:
         return None, str(e)
     for i, seg in enumerate(item.segments):
@@ -133,8 +133,9 @@ def score_group(
     names = sorted({n for _, _, missing in jobs for n in missing})
     dims = {n: dims[n] for n in names} if dims is not None else _worker_dims(names, kwargs)
     results, decoded = [], {}
-    for k, (item, video, _) in enumerate(jobs):
-        frames, error = _decode(item, video)
+    for k, (item, video, missing) in enumerate(jobs):
+        # luma alone where every dimension still to score needs no colour: a third of the decoding CPU
+        frames, error = _decode(item, video, luma=all(dims[n].requirements.luma_only for n in missing))
         if error is not None:
             results.append({"id": item.id, "error": error})
             continue

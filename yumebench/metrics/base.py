@@ -1,7 +1,8 @@
 """What every Yume-Bench dimension is: a thin class over a pure functional core, registered by name.
 
 A dimension declares what it needs (``Requirements``); the runner decodes each video once and hands
-the frames (uint8 RGB, (T, H, W, 3)) and the spec item to every dimension. ``score_video`` returns the
+the frames (uint8 RGB, (T, H, W, 3); grey (T, H, W) where every dimension it scores says
+``luma_only``) and the spec item to every dimension. ``score_video`` returns the
 per-video entry (``{"video_results": float, ...}``); ``aggregate`` turns entries into the dimension
 score (the mean over videos unless a dimension says otherwise).
 """
@@ -30,6 +31,7 @@ class Requirements:
     weights: tuple[WeightFile, ...] = ()
     devices: tuple[str, ...] = ("cpu",)
     uses_segments: bool = False  # needs the spec's commanded segments
+    luma_only: bool = False  # scores grey levels alone: the runner may decode just the luma (T, H, W)
 
 
 class Dimension:

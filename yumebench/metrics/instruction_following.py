@@ -68,7 +68,8 @@ def motion_to_action(motion: SegmentMotion, config: IFConfig) -> tuple[Action, f
 def score_segments(
     frames: np.ndarray, segments: Sequence[dict], estimator: CameraMotionEstimator, config: IFConfig
 ) -> list[dict]:
-    """One result per segment ``{"start", "end", "keys", "mouse"}`` of ``frames`` (T, H, W, 3)."""
+    """One result per segment ``{"start", "end", "keys", "mouse"}`` of ``frames``: (T, H, W, 3) RGB or
+    (T, H, W) grey."""
     spans = [(int(seg["start"]), int(seg["end"])) for seg in segments]
     if hasattr(estimator, "estimate_video"):
         motions = estimator.estimate_video(frames, spans)
@@ -157,7 +158,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "11"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "12"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -166,8 +167,9 @@ class InstructionFollowing(Dimension):
     # without a pure turn take the focal length from their walking turns (walker_focal on by default); 10:
     # where walking turns disagree on the focal length, or fewer than two calibrate (then a focal profile
     # proposes another), the joint fits' summed cost chooses it; 11: a segment that the walker leaves
-    # much unexplained is fitted with a shake rotation at each window's ends where that explains most of it
-    requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True)
+    # much unexplained is fitted with a shake rotation at each window's ends where that explains most of it;
+    # 12: the runner decodes the luma alone (the Y plane, not grey converted from decoded RGB)
+    requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
         self, config: IFConfig | None = None, estimator: CameraMotionEstimator | None = None, **kwargs
