@@ -156,3 +156,15 @@ def test_write_rejects_bad_frames(tmp_path):
     with pytest.raises(VideoError, match="no frames"):
         write_mp4(tmp_path / "y.mp4", [], 16)
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
+
+
+def test_luma_without_pyav_is_converted_from_rgb(clip, monkeypatch):
+    import sys
+
+    import cv2
+
+    monkeypatch.setitem(sys.modules, "av", None)  # `import av` raises ImportError
+    luma, info = read_luma(clip[0])
+    rgb, _ = read_frames(clip[0])
+    assert info.backend != "pyav"
+    np.testing.assert_array_equal(luma, np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in rgb]))
