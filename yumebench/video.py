@@ -2,8 +2,9 @@
 
 Readers: decord first, OpenCV as the fallback where decord is missing or fails on a file; the backend
 that served each call is reported in ``VideoInfo.backend``. ``read_luma`` decodes the grey levels
-alone (PyAV's Y plane, no colour conversion) for metrics that need nothing else. Every failure on a bad file (missing,
-empty, truncated, not a video, undecodable frames) raises ``VideoError`` naming the file.
+alone (PyAV's Y plane, no colour conversion) for metrics that need nothing else. Every failure on a
+bad file (missing, empty, truncated, not a video, undecodable frames) raises ``VideoError`` naming the
+file.
 
 Writer: H.264 (libx264, yuv420p, playable in browsers) through PyAV; OpenCV's MPEG-4 Part 2 when PyAV
 is missing.
@@ -242,8 +243,8 @@ def read_luma(path: str | os.PathLike) -> tuple[np.ndarray, VideoInfo]:
         av = None
     if av is not None:
         try:
-            every = range(info.num_frames)
-            planes = [luma for _, luma in _decode_pyav(av, path, info.num_frames, set(every), _luma)]
+            every = set(range(info.num_frames))
+            planes = [luma for _, luma in _decode_pyav(av, path, info.num_frames, every, _luma)]
             return np.stack(planes), dataclasses.replace(info, backend="pyav")
         except _FallBack:
             pass

@@ -176,13 +176,15 @@ class GreyFrames:
 def prepare_grey(
     frames: np.ndarray, width: int, contrast_sigma_px: float = MotionConfig.contrast_sigma_px
 ) -> GreyFrames:
-    """Frames (T, H, W, 3) RGB or (T, H, W) grey at analysis size. The tracking images are contrast-normalised locally
-    (mean and standard deviation in a Gaussian window of ``contrast_sigma_px``), which cancels flicker and exposure
-    changes (any gain and offset) the way a whole-frame normalisation does, without tying a pixel's grey level to
-    the rest of the frame: normalised by the whole frame, every grey level shifts as bright sky or dark ground
-    enters the view, Lucas-Kanade's brightness constancy fails, and tracks on edges slide by up to a pixel per
-    window (a pure pitch over a sunset at 480x146: homography residuals 0.9-1.0 px; locally normalised 0.05-0.08 px,
-    as on the raw frames). ``contrast_sigma_px`` 0 restores the whole-frame normalisation (IF version 5)."""
+    """Frames (T, H, W, 3) RGB or (T, H, W) grey at analysis size. The tracking images are
+    contrast-normalised locally (mean and standard deviation in a Gaussian window of
+    ``contrast_sigma_px``), which cancels flicker and exposure changes (any gain and offset) the way a
+    whole-frame normalisation does, without tying a pixel's grey level to the rest of the frame:
+    normalised by the whole frame, every grey level shifts as bright sky or dark ground enters the view,
+    Lucas-Kanade's brightness constancy fails, and tracks on edges slide by up to a pixel per window (a
+    pure pitch over a sunset at 480x146: homography residuals 0.9-1.0 px; locally normalised 0.05-0.08
+    px, as on the raw frames). ``contrast_sigma_px`` 0 restores the whole-frame normalisation (IF
+    version 5)."""
     h, w = frames.shape[1:3]
     width = min(width, w)
     size = (width, max(8, int(round(h * width / w))))
