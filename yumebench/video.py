@@ -233,7 +233,8 @@ def read_luma(path: str | os.PathLike) -> tuple[np.ndarray, VideoInfo]:
 
     PyAV hands over the stored Y plane without colour conversion: 0.45 s of CPU for 96 frames at
     544x960, against 0.83 s for PyAV's RGB and 1.26 s for decord's (single-threaded, 2-core x86_64,
-    Dec 2026). Without PyAV, or where it cannot open the file, the RGB frames are read and converted.
+    Dec 2026). Without PyAV, or where it cannot open or finish the file (a stream that ends before the
+    probed frame count), the RGB frames are read and converted, so the other backends have their say.
     Raises ``VideoError`` naming the file like ``read_frames``."""
     path = Path(path)
     info = probe(path)
@@ -248,6 +249,8 @@ def read_luma(path: str | os.PathLike) -> tuple[np.ndarray, VideoInfo]:
             return np.stack(planes), dataclasses.replace(info, backend="pyav")
         except _FallBack:
             pass
+        except VideoError as e:
+            log.info("%s: read with the RGB readers after pyav: %s", path, e)
     import cv2
 
     frames, info = read_frames(path)

@@ -168,3 +168,19 @@ def test_luma_without_pyav_is_converted_from_rgb(clip, monkeypatch):
     rgb, _ = read_frames(clip[0])
     assert info.backend != "pyav"
     np.testing.assert_array_equal(luma, np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in rgb]))
+
+
+def test_luma_falls_back_to_the_rgb_readers_where_pyav_stops_short(clip, monkeypatch):
+    import cv2
+
+    from yumebench import video
+
+    def short_read(*args):
+        raise VideoError(f"{clip[0]}: stream ends at frame 3 of 24 (truncated?)")
+        yield  # a generator, like the real one
+
+    monkeypatch.setattr(video, "_decode_pyav", short_read)
+    luma, info = read_luma(clip[0])
+    rgb, _ = read_frames(clip[0])
+    assert info.backend != "pyav" and len(luma) == 24
+    np.testing.assert_array_equal(luma, np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in rgb]))
