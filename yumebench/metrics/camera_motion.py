@@ -1343,14 +1343,8 @@ def _shake_jacobian(fn, x: np.ndarray, f0: np.ndarray, walker_size: int, owners:
 
 
 def _rotation_matrices(omega: np.ndarray) -> np.ndarray:
-    """Rotation matrices (..., 3, 3) of rotation vectors (..., 3) (Rodrigues)."""
-    theta = np.linalg.norm(omega, axis=-1)[..., None, None]
-    small = theta < 1e-6
-    safe = np.where(small, 1.0, theta)
-    sin_term = np.where(small, 1.0 - theta**2 / 6.0, np.sin(safe) / safe)
-    cos_term = np.where(small, 0.5 - theta**2 / 24.0, (1.0 - np.cos(safe)) / safe**2)
-    k = _skew(omega)
-    return np.eye(3) + sin_term * k + cos_term * (k @ k)
+    """Rotation matrices (..., 3, 3) of rotation vectors (..., 3), any leading axes."""
+    return Rotation.from_rotvec(omega.reshape(-1, 3)).as_matrix().reshape(*omega.shape[:-1], 3, 3)
 
 
 def per_frame_euler(rotation: np.ndarray, frames: int) -> tuple[float, float]:
