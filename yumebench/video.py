@@ -212,15 +212,10 @@ def scan_frames(path: str | os.PathLike, wanted: Iterable[int] = ()):
     info = probe(path)
     want = set(int(i) for i in wanted)
     try:
-        import av
-    except ImportError:
-        av = None
-    if av is not None:
-        try:
-            yield from _decode_pyav(av, path, info.num_frames, want, lambda f: f.to_ndarray(format="rgb24"))
-            return
-        except _FallBack:
-            pass
+        yield from _decode_pyav(path, info.num_frames, want, lambda f: f.to_ndarray(format="rgb24"))
+        return
+    except _FallBack:
+        pass
     for start, frames in iter_frames(path):
         for offset, frame in enumerate(frames):
             if start + offset in want:
@@ -239,18 +234,12 @@ def read_luma(path: str | os.PathLike) -> tuple[np.ndarray, VideoInfo]:
     path = Path(path)
     info = probe(path)
     try:
-        import av
-    except ImportError:
-        av = None
-    if av is not None:
-        try:
-            every = set(range(info.num_frames))
-            planes = [luma for _, luma in _decode_pyav(av, path, info.num_frames, every, _luma)]
-            return np.stack(planes), dataclasses.replace(info, backend="pyav")
-        except _FallBack:
-            pass
-        except VideoError as e:
-            log.info("%s: read with the RGB readers after pyav: %s", path, e)
+        planes = [luma for _, luma in _decode_pyav(path, info.num_frames, None, _luma)]
+        return np.stack(planes), dataclasses.replace(info, backend="pyav")
+    except _FallBack:
+        pass
+    except VideoError as e:
+        log.info("%s: read with the RGB readers after pyav: %s", path, e)
     import cv2
 
     frames, info = read_frames(path)
@@ -278,11 +267,16 @@ def _luma(frame) -> np.ndarray:
 
 
 class _FallBack(Exception):
-    """PyAV could not open the file before yielding anything: let the other backends try."""
+    """PyAV is missing or could not open the file, before yielding anything: let the other backends try."""
 
 
-def _decode_pyav(av, path: Path, num_frames: int, want: set[int], convert):
-    """Decode every frame (a damaged file fails here); yields ``(index, convert(frame))`` at ``want``."""
+def _decode_pyav(path: Path, num_frames: int, want: set[int] | None, convert):
+    """Decode every frame (a damaged file fails here); yields ``(index, convert(frame))`` at ``want``
+    (None: every frame)."""
+    try:
+        import av
+    except ImportError:
+        raise _FallBack() from None
     try:
         container = av.open(str(path))
         stream = container.streams.video[0]
@@ -292,7 +286,7 @@ def _decode_pyav(av, path: Path, num_frames: int, want: set[int], convert):
     try:
         stream.thread_type = "NONE"  # callers parallelise across videos
         for frame in container.decode(stream):
-            if count in want:
+            if want is None or count in want:
                 yield count, convert(frame)
             count += 1
             if count >= num_frames:
