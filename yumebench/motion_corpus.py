@@ -287,20 +287,30 @@ class Sky:
 
 @dataclass(frozen=True)
 class CameraModel:
+    """A pinhole camera, or with ``barrel`` > 0 a lens with barrel distortion: the pixel at normalised
+    radius r sees the ray at r (1 + barrel r^2) (the inverse of Brown's radial model to first order:
+    EuRoC's VI-sensor lens, k1 = -0.28, is about barrel 0.28; phones 0.02-0.1)."""
+
     width: int
     height: int
-    fov_deg: float  # horizontal
+    fov_deg: float  # horizontal, of the pinhole that has the same focal length
+    barrel: float = 0.0
 
     @property
     def focal(self) -> float:
         return self.width / 2 / math.tan(math.radians(self.fov_deg) / 2)
 
-    def rays(self) -> np.ndarray:
+    def normalised(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Pixel coordinates -> the normalised image coordinates (x/z, y/z) of the rays they see."""
         f = self.focal
+        x, y = (u - (self.width - 1) / 2) / f, (v - (self.height - 1) / 2) / f
+        scale = 1.0 + self.barrel * (x * x + y * y)
+        return x * scale, y * scale
+
+    def rays(self) -> np.ndarray:
         v, u = np.mgrid[0 : self.height, 0 : self.width].astype(np.float64)
-        return np.stack([(u - (self.width - 1) / 2) / f, (v - (self.height - 1) / 2) / f, np.ones_like(u)], -1).reshape(
-            -1, 3
-        )
+        x, y = self.normalised(u, v)
+        return np.stack([x, y, np.ones_like(u)], -1).reshape(-1, 3)
 
 
 @dataclass
@@ -373,15 +383,16 @@ _TILE_CACHE: dict = {}
 def _tiles(camera: CameraModel, size: int = 32) -> list:
     """Ray indices of each size x size pixel tile and its bounds in normalised image coordinates."""
     if camera not in _TILE_CACHE:
-        f, cx, cy = camera.focal, (camera.width - 1) / 2, (camera.height - 1) / 2
         index = np.arange(camera.width * camera.height).reshape(camera.height, camera.width)
         tiles = []
         for r in range(0, camera.height, size):
             for c in range(0, camera.width, size):
                 block = index[r : r + size, c : c + size]
                 h, w = block.shape
-                bounds = ((c - 0.5 - cx) / f, (c + w - 0.5 - cx) / f, (r - 0.5 - cy) / f, (r + h - 0.5 - cy) / f)
-                tiles.append((block.ravel(), bounds))
+                # the tile's pixel corners (a distorted lens bends its edges; the extremes lie on them)
+                v, u = np.mgrid[r - 0.5 : r + h, c - 0.5 : c + w]
+                x, y = camera.normalised(u, v)
+                tiles.append((block.ravel(), (x.min(), x.max(), y.min(), y.max())))
         _TILE_CACHE[camera] = tiles
     return _TILE_CACHE[camera]
 
@@ -818,17 +829,31 @@ def _street(
     degradation=None,
     fov=None,
     supersample=False,
+    barrel=None,
 ) -> CorpusVideo:
     world = street_world(rng, photos, sampling, facade_height=facade)
     if objects:
         add_crossing_objects(world, rng, photos, objects)
     c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, slow_turn=slow_turn, pitch=pitch)
-    camera = CameraModel(size[1], size[0], fov or rng.uniform(55, 95))
+    camera = _camera(rng, size, fov, barrel)
     frames = _capture(
         world, camera, c2w, rng, shake=shake, night=night, degradation=degradation, supersample=supersample
     )
-    meta = {"fov_deg": camera.fov_deg, "speeds": speeds.__dict__, "start_pitch_deg": start_pitch}
+    meta = {
+        "fov_deg": camera.fov_deg,
+        "barrel": camera.barrel,
+        "speeds": speeds.__dict__,
+        "start_pitch_deg": start_pitch,
+    }
     return _finish(f"{rng.integers(1 << 30)}", condition, rng, frames, c2w, n, segs, meta)
+
+
+def _camera(rng: np.random.Generator, size: tuple[int, int], fov: float | None, barrel: tuple | None) -> CameraModel:
+    """A camera of ``size`` (height, width), its FOV drawn where not given, and barrel distortion drawn
+    from the range ``barrel`` where one is given (no draw otherwise: the other conditions keep their
+    videos)."""
+    fov_deg = fov or rng.uniform(55, 95)
+    return CameraModel(size[1], size[0], fov_deg, rng.uniform(*barrel) if barrel else 0.0)
 
 
 def _pano(
@@ -851,6 +876,7 @@ def _pano(
     degradation=None,
     fov=None,
     night=False,
+    barrel=None,
 ) -> CorpusVideo:
     # the night panoramas are mostly black: only the night condition uses them
     names = [k for k in (names or sorted(set(panoramas) - set(NIGHT_PANORAMAS))) if k in panoramas] or sorted(panoramas)
@@ -859,11 +885,17 @@ def _pano(
     if objects:
         add_crossing_objects(world, rng, photos, objects)
     c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, slow_turn=slow_turn, pitch=pitch, heading=(0, 360))
-    camera = CameraModel(size[1], size[0], fov or rng.uniform(55, 95))
+    camera = _camera(rng, size, fov, barrel)
     frames = _capture(
         world, camera, c2w, rng, shake=shake, night=night, degradation=degradation, night_exposure=(0.6, 0.9)
     )
-    meta = {"panorama": name, "fov_deg": camera.fov_deg, "speeds": speeds.__dict__, "start_pitch_deg": start_pitch}
+    meta = {
+        "panorama": name,
+        "fov_deg": camera.fov_deg,
+        "barrel": camera.barrel,
+        "speeds": speeds.__dict__,
+        "start_pitch_deg": start_pitch,
+    }
     return _finish(f"{name}-{rng.integers(1 << 30)}", condition, rng, frames, c2w, n, segs, meta)
 
 
@@ -921,6 +953,7 @@ CONDITIONS: dict[str, ConditionSpec] = {
     "street-noise": _spec("degraded", MID, _street, degradation="noise"),
     "street-h264": _spec("degraded", MID, _street, degradation="compression"),
     "street-flicker": _spec("degraded", MID, _street, degradation="flicker"),
+    "street-distorted": _spec("distorted", MID, _street, barrel=(0.05, 0.3), desc="barrel lens distortion"),
     "static": _spec("static", MID, _static, desc="camera at rest, H.264"),
     "static-objects": _spec("static", MID, _static, objects=3, desc="camera at rest, objects crossing"),
     "textureless": _spec("undetermined", MID, _textureless, desc="sky only or black: no evidence"),
@@ -935,6 +968,9 @@ CONDITIONS: dict[str, ConditionSpec] = {
     "pano-night": _spec("pano-night", MID, _pano, True, names=NIGHT_PANORAMAS),
     "pano-water": _spec("pano-water", MID, _pano, True, names=WATER_PANORAMAS, ripple=0.08),
     "pano-shake": _spec("pano", MID, _pano, True, shake=True),
+    "pano-rotation-distorted": _spec(
+        "distorted", MID, _pano, True, proxy=False, pool=PURE_ROTATIONS, barrel=(0.05, 0.3), desc="exact rotations"
+    ),
     "pano-objects": _spec("pano", MID, _pano, True, objects=3),
     "pano-static": _spec("static", MID, _static, True, use_pano=True),
 }
