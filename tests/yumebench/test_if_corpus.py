@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("skimage", reason="the corpus's real photographs come from scikit-image")
 
 from yumebench.actions import Action  # noqa: E402
-from yumebench.metrics.camera_motion import MotionConfig  # noqa: E402
+from yumebench.metrics.camera_motion import MotionConfig, undistort_points  # noqa: E402
 from yumebench.metrics.instruction_following import IFConfig, accuracy_tables, score_video_segments  # noqa: E402
 from yumebench.motion_corpus import (  # noqa: E402
     CONDITIONS,
@@ -160,3 +160,37 @@ def test_walking_turns_set_the_focal_length_when_no_segment_turns_alone(fov):
     results = score_video_segments(frames, segment_truth(c2w, 32, 3), IFConfig())
     assert [r["motion"]["decision"] for r in results] == ["translation"] * 3
     assert all(abs(r["motion"]["fov_deg"] - fov) < 2.0 for r in results), [r["motion"]["fov_deg"] for r in results]
+
+
+def test_undistort_points_inverts_the_corpus_lens():
+    """The corpus's barrel lens shows the ray at normalised radius r (1 + b r^2) at the pixel at r;
+    ``undistort_points`` with the coefficient in half-widths (b tan^2(FOV/2)) puts every pixel where a
+    pinhole of the same focal length sees that ray."""
+    camera = CameraModel(320, 180, 80.0, barrel=0.25)
+    v, u = np.mgrid[0:180:7, 0:320:9].astype(float)
+    pixels = np.column_stack([u.ravel(), v.ravel()])
+    x, y = camera.normalised(pixels[:, 0], pixels[:, 1])
+    centre = (159.5, 89.5)
+    pinhole = np.column_stack([x, y]) * camera.focal + centre
+    k = 0.25 * np.tan(np.radians(40.0)) ** 2
+    np.testing.assert_allclose(undistort_points(pixels, k, centre, 320), pinhole, atol=1e-9)
+    assert np.abs(pinhole - pixels).max() > 20  # the lens moves the corners by tens of pixels
+
+
+def test_pure_turns_through_a_barrel_lens_are_rotations():
+    """Pure turns (1 deg/frame yaw, 0.4 pitch) filmed at 320x180 through a barrel lens (the corpus camera, 0.25, like
+    EuRoC's VI-sensor): no rotation maps a distorted view onto the next, and with the pinhole model
+    alone all three segments were read as translation. With the lens coefficient searched with the FOV
+    they are rotations, and right."""
+    rng = np.random.default_rng(0)
+    world = street_world(rng, real_photos())
+    actions = [Action("None", "→"), Action("None", "↑←"), Action("None", "↓→")]
+    c2w = walk_path(actions, 32, MotionSpeeds(0.06, 1.0, 0.4), heading_deg=10.0)
+    frames = _render(world, CameraModel(320, 180, 80.0, barrel=0.25), c2w)  # at 256x144 the pinhole got one right
+    truth = segment_truth(c2w, 32, 3)
+    results = score_video_segments(frames, truth, IFConfig())
+    assert [(r["motion"]["decision"], r["correct"]) for r in results] == [("rotation", True)] * 3
+    truth_barrel = 0.25 * np.tan(np.radians(40.0)) ** 2  # in half-widths (undistort_points)
+    assert all(abs(r["motion"]["lens_barrel"] - truth_barrel) < 0.05 for r in results), results[0]["motion"]
+    pinhole = score_video_segments(frames, truth, IFConfig(motion=MotionConfig(max_barrel=0.0)))
+    assert [(r["motion"]["decision"], r["motion"]["lens_barrel"]) for r in pinhole] == [("translation", 0.0)] * 3

@@ -111,6 +111,7 @@ def score_segments(
                     "parallax_score": round(motion.parallax_score, 4),
                     "noise_px": round(motion.noise_px, 4),
                     "fov_deg": round(motion.fov_deg, 3),
+                    "lens_barrel": round(getattr(motion, "barrel", 0.0), 4),
                 },
                 "tracks": getattr(motion, "tracks", None),
             }
@@ -158,7 +159,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "12"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "13"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -168,7 +169,8 @@ class InstructionFollowing(Dimension):
     # where walking turns disagree on the focal length, or fewer than two calibrate (then a focal profile
     # proposes another), the joint fits' summed cost chooses it; 11: a segment that the walker leaves
     # much unexplained is fitted with a shake rotation at each window's ends where that explains most of it;
-    # 12: the runner decodes the luma alone (the Y plane, not grey converted from decoded RGB)
+    # 12: the runner decodes the luma alone (the Y plane, not grey converted from decoded RGB); 13: a
+    # segment read as translation is tried as a rotation through a barrel lens (coefficient and FOV fitted)
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
