@@ -12,7 +12,8 @@ code, from material the project did not make:
   plane, a cylindrical wall, sky at infinity) so that walking through them gives true parallax;
 - the conditions that broke the metric: 30-60 % sky, low resolution and wide short frames,
   nearest-neighbour texture sampling, night, animated water, views pitched +-45 deg, objects crossing
-  the view, handheld shake, slow turns, blur / noise / H.264 compression.
+  the view, handheld shake, slow turns, blur / noise / H.264 compression, and a lens with barrel
+  distortion (wide and action cameras), under which no rotation maps one view onto the next.
 
 Truth comes from the exact smooth camera path (before shake) through the shared decoder
 (``yumebench.poses.decode_action_labels`` with the scale-free ``direction`` rule and the published
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -289,7 +290,7 @@ class Sky:
 class CameraModel:
     """A pinhole camera, or with ``barrel`` > 0 a lens with barrel distortion: the pixel at normalised
     radius r sees the ray at r (1 + barrel r^2) (the inverse of Brown's radial model to first order:
-    EuRoC's VI-sensor lens, k1 = -0.28, is about barrel 0.28; phones 0.02-0.1)."""
+    the EuRoC MAV dataset's cam0, calibrated k1 = -0.28 in its sensor.yaml, is about barrel 0.28)."""
 
     width: int
     height: int
@@ -736,7 +737,7 @@ def _supersampled(world: World, camera: CameraModel, c2w: np.ndarray, factor: in
     """Render at ``factor`` x the size and area-downsample, as a camera integrates over its pixels."""
     import cv2
 
-    big = CameraModel(camera.width * factor, camera.height * factor, camera.fov_deg)
+    big = replace(camera, width=camera.width * factor, height=camera.height * factor)  # the same lens
     frames = _render(world, big, c2w)
     return np.stack([cv2.resize(f, (camera.width, camera.height), interpolation=cv2.INTER_AREA) for f in frames])
 

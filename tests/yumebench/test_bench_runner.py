@@ -213,3 +213,19 @@ def test_luma_alone_is_decoded_where_no_dimension_needs_colour(bench_dir, monkey
     assert decoded == ["read_luma", "read_frames"]
     assert luma["entries"]["luma_shape"]["video_results"] == 3.0  # (T, H, W)
     assert both["entries"]["luma_shape"]["video_results"] == both["entries"]["frame_shape"]["video_results"] == 4.0
+
+
+def test_the_report_names_the_lens_a_segment_was_measured_through():
+    """A segment measured through a fitted barrel lens says so beside its field of view; a pinhole
+    segment's line says nothing of a lens."""
+    import numpy as np
+
+    from yumebench.bench.report import _segment_html
+
+    motion = {"decision": "rotation", "yaw_deg_per_frame": 1.0, "parallax_score": -1.0, "fov_deg": 80.0}
+    segment = {"start": 0, "end": 33, "expected": {"keys": "None", "mouse": "→"}, "correct": True}
+    segment["predicted"] = segment["expected"]
+    frames = {i: np.zeros((36, 64, 3), np.uint8) for i in (0, 16, 32)}
+    lens = _segment_html({**segment, "motion": {**motion, "lens_barrel": 0.1762}}, frames)
+    assert "field of view 80 deg; lens barrel 0.176" in lens
+    assert "lens" not in _segment_html({**segment, "motion": {**motion, "lens_barrel": 0.0}}, frames)

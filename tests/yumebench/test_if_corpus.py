@@ -178,10 +178,10 @@ def test_undistort_points_inverts_the_corpus_lens():
 
 
 def test_pure_turns_through_a_barrel_lens_are_rotations():
-    """Pure turns (1 deg/frame yaw, 0.4 pitch) filmed at 320x180 through a barrel lens (the corpus camera, 0.25, like
-    EuRoC's VI-sensor): no rotation maps a distorted view onto the next, and with the pinhole model
-    alone all three segments were read as translation. With the lens coefficient searched with the FOV
-    they are rotations, and right."""
+    """Pure turns (1 deg/frame yaw, 0.4 pitch) filmed at 320x180 through a barrel lens (the corpus
+    camera's coefficient 0.25, about EuRoC's VI-sensor): no rotation maps a distorted view onto the
+    next, and with the pinhole model alone all three segments were read as translation. With the lens
+    coefficient searched with the FOV they are rotations, right, with the lens's coefficient."""
     rng = np.random.default_rng(0)
     world = street_world(rng, real_photos())
     actions = [Action("None", "→"), Action("None", "↑←"), Action("None", "↓→")]
@@ -194,3 +194,24 @@ def test_pure_turns_through_a_barrel_lens_are_rotations():
     assert all(abs(r["motion"]["lens_barrel"] - truth_barrel) < 0.05 for r in results), results[0]["motion"]
     pinhole = score_video_segments(frames, truth, IFConfig(motion=MotionConfig(max_barrel=0.0)))
     assert [(r["motion"]["decision"], r["motion"]["lens_barrel"]) for r in pinhole] == [("translation", 0.0)] * 3
+
+
+def test_a_walk_takes_the_lens_of_its_turn():
+    """A camera keeps its lens: a walk, a pure turn and a sideways step through the same barrel lens
+    (0.25). The turn is fitted with the lens and sets the video's FOV; the walking segments take that
+    lens with that FOV, and all three are right, at the true FOV within 3 deg. With the pinhole model
+    the turn was read as a sideways step ("A,→") and the FOV came out 64.5 deg."""
+    rng = np.random.default_rng(0)
+    world = street_world(rng, real_photos())
+    actions = [Action("W+A", "·"), Action("None", "→"), Action("D", "←")]
+    c2w = walk_path(actions, 32, MotionSpeeds(0.06, 1.0, 0.4), heading_deg=10.0)
+    frames = _render(world, CameraModel(320, 180, 80.0, barrel=0.25), c2w)
+    truth = segment_truth(c2w, 32, 3)
+    results = score_video_segments(frames, truth, IFConfig())
+    assert [r["motion"]["decision"] for r in results] == ["translation", "rotation", "translation"]
+    assert all(r["correct"] for r in results), [r["predicted"] for r in results]
+    lens = {r["motion"]["lens_barrel"] for r in results}
+    assert len(lens) == 1 and abs(lens.pop() - 0.25 * np.tan(np.radians(40.0)) ** 2) < 0.03
+    assert all(abs(r["motion"]["fov_deg"] - 80.0) < 3.0 for r in results), [r["motion"]["fov_deg"] for r in results]
+    pinhole = score_video_segments(frames, truth, IFConfig(motion=MotionConfig(max_barrel=0.0)))
+    assert not pinhole[1]["correct"]

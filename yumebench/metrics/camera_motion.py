@@ -117,13 +117,13 @@ class MotionConfig:
     walker_focal: bool = True
     # Barrel lens distortion (action cameras, phones, EuRoC's VI-sensor) bends a pure rotation's flow so
     # that no rotation fits it: with the pinhole model alone, 9 of 24 tuning segments of
-    # pano-rotation-distorted were read as translation (15 of 24 right; 22 with this). A segment read as
+    # pano-rotation-distorted were read as translation (15 of 24 right; 24 with this). A segment read as
     # translation with a score below barrel_below_score is tried again with the coefficient of
     # undistort_points (0 to max_barrel) fitted with the FOV; where that lowers the rotation's median
     # transfer error by more than the share min_barrel_gain and GRIC then finds no parallax, it is a
-    # rotation. The score limit only saves time (a search per translating segment cost 21-29 % more
-    # CPU): distorted rotations scored -1.2 to 0.97 on the pinhole model (tuning seeds), translations
-    # up to 2.05 (half of them above 1.5).
+    # rotation. The score limit only saves time (a first form that searched every moving segment cost
+    # 21-29 % more CPU on the speed bench's videos): distorted rotations scored -1.2 to 0.97 on the
+    # pinhole model (tuning seeds), translations up to 2.05 (half of them above 1.5).
     max_barrel: float = 0.4
     min_barrel_gain: float = 0.1
     barrel_below_score: float = 1.2
@@ -160,7 +160,7 @@ class SegmentMotion:
     decision: str = "rotation"  # static, rotation, translation or undetermined
     parallax_score: float = 0.0  # GRIC(rotation) - GRIC(essential) per point: > margin means translation
     noise_px: float = 0.0  # the essential matrix's noise sigma (analysis px)
-    barrel: float = 0.0  # the lens's barrel coefficient (undistort_points) a rotation was fitted with; 0: pinhole
+    barrel: float = 0.0  # the lens's barrel coefficient (undistort_points) the segment was measured with; 0: pinhole
     tracks: dict | None = field(default=None, repr=False)  # one window's tracks, in video pixels
     walker_fit: WalkerFit | None = field(default=None, repr=False)  # the joint fit of a translating segment
 
