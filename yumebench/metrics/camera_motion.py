@@ -558,6 +558,9 @@ def undistort_points(points: np.ndarray, barrel: float, center: tuple[float, flo
 
 
 def _undistorted(w: _Window, barrel: float, center: tuple[float, float], width: int) -> _Window:
+    """The window itself for a pinhole (``barrel`` 0): the FOV search asks for it at every step."""
+    if not barrel:
+        return w
     return replace(
         w, p1=undistort_points(w.p1, barrel, center, width), p2=undistort_points(w.p2, barrel, center, width)
     )
@@ -588,6 +591,10 @@ class _Window:
     kind: str  # unknown, static or moving
     center_y: float = 0.0  # the principal point's row (the image centre)
     cov: np.ndarray | None = None  # (N, 2, 2) each track's error covariance relative to the typical one
+
+
+# A decision's fields where no window gave evidence (and a pinhole lens)
+_NO_EVIDENCE = {"calibrated": False, "score": 0.0, "noise": 0.0, "barrel": 0.0}
 
 
 class OpenCVMotionEstimator:
@@ -624,15 +631,15 @@ class OpenCVMotionEstimator:
         center = ((width - 1) / 2, (height - 1) / 2)
         per_segment = [self.windows(grey, s, e) for s, e in segments]
         decisions = [self._decide(w, width, center) for w in per_segment]
-        calibrations = [d["fov"] for d in decisions if d["decision"] == "rotation" and d["calibrated"]]
+        calibrating = [d for d in decisions if d["decision"] == "rotation" and d["calibrated"]]
+        calibrations = [d["fov"] for d in calibrating]
         # A camera keeps its lens: the translating segments take the lens of the turns that set the video's
         # FOV (their median coefficient), as they take that FOV (distorted tracks at a FOV fitted through
         # the lens would mix two cameras); a turn keeps its own.
-        lens = [d["barrel"] for d in decisions if d["decision"] == "rotation" and d["calibrated"]]
-        video_barrel = float(np.median(lens)) if lens else 0.0
+        video_barrel = float(np.median([d["barrel"] for d in calibrating])) if calibrating else 0.0
         decisions = [{**d, "barrel": video_barrel} if d["decision"] == "translation" else d for d in decisions]
         per_segment = [
-            [_undistorted(w, d["barrel"], center, width) for w in windows] if d["barrel"] else windows
+            [_undistorted(w, d["barrel"], center, width) for w in windows]
             for windows, d in zip(per_segment, decisions, strict=True)
         ]
         if calibrations:
@@ -769,7 +776,7 @@ class OpenCVMotionEstimator:
         c = self.config
         known = [w for w in windows if w.kind != "unknown"]
         moving = [w for w in known if w.kind == "moving"]
-        base = {"fov": c.default_fov_deg, "calibrated": False, "score": 0.0, "noise": 0.0, "barrel": 0.0}
+        base = {"fov": c.default_fov_deg, **_NO_EVIDENCE}
         if not windows or len(known) < (1 - c.max_unknown_fraction) * len(windows):
             return {**base, "decision": "undetermined"}
         if not moving:
@@ -824,7 +831,7 @@ class OpenCVMotionEstimator:
             noise.append(evidence[1])
             angles.append(_angle_deg(evidence[2]))
         if not windows_gric:
-            return {"decision": "rotation", "fov": fov, "calibrated": False, "score": 0.0, "noise": 0.0, "barrel": 0.0}
+            return {"decision": "rotation", "fov": fov, **_NO_EVIDENCE}
         # Summed over the segment's windows: evidence adds up, so parallax seen in every window counts.
         score = float(np.sum(windows_gric)) / max(1, sum(len(w.p1) for w in moving))
         translating = score > c.gric_margin
