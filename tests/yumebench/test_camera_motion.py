@@ -273,6 +273,26 @@ def test_noise_sigma_and_evidence():
     assert cm.mahalanobis(slide, cov[2:]) < 1.0 < cm.mahalanobis(slide, cov[:1])
 
 
+def _dark_checkerboard(contrast: int) -> cm.GreyFrames:
+    yy, xx = np.mgrid[0:180, 0:320]
+    image = np.full((180, 320), 3, np.uint8) + contrast * (((yy // 12) + (xx // 12)) % 2).astype(np.uint8)
+    return cm.prepare_grey(image[None], 480)
+
+
+def test_a_dark_frame_keeps_corners_of_two_grey_levels_but_not_of_one():
+    """Squares of 2 grey levels on black (grey 3) are corners the artefact floor (3 levels) refuses;
+    a frame left without corners is searched again with the floor its darkness allows, down to 1.5
+    levels, so they are found. A single 8-bit step (banding in a dark gradient) is never a corner."""
+
+    def count(contrast: int, config: cm.MotionConfig) -> int:
+        grey = _dark_checkerboard(contrast)
+        return len(cm.detect_features(grey.tracking[0], grey.raw[0], config)[0])
+
+    assert count(2, cm.MotionConfig()) > 100
+    assert count(2, cm.MotionConfig(dark_below_corners=0)) == 0  # the artefact floor alone
+    assert count(1, cm.MotionConfig()) == 0
+
+
 @pytest.mark.parametrize("action", ["W+A,↑→", "S,↓←", "D,·", "None,↑"])
 def test_walker_poses_are_the_action_vocabulary_paths(action):
     """The fit's motion model moves a camera exactly as ``walk_path`` does for an action held over a

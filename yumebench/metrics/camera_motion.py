@@ -7,7 +7,10 @@ cut into windows of ``step`` frames; in each window, features spread over a grid
 frame with pyramidal Lucas-Kanade (forward-backward checked; each step uses the pyramid levels the last
 step's motion needs), then refined by one direct step from the window's first to its last frame. Only
 features whose corner strength (the structure tensor's smaller eigenvalue) stands clear of the frame's
-own noise count as evidence: a sky gradient, black frames and compression blocks give none.
+own noise count as evidence: a sky gradient, black frames and compression blocks give none. In a
+very dark frame (grey levels below 10) few real corners reach the contrast that rules out compression
+artefacts in a bright sky; a frame left with too few corners is searched again with a floor that falls
+with the corner's surroundings' brightness, never below 1.5 grey levels (one 8-bit step is banding).
 
 Each segment gets one of four explicit decisions:
 
@@ -85,6 +88,16 @@ class MotionConfig:
     # sigma reaches 0.4 sigma^2 at most (measured), so 0.3 sigma^2 keeps nearly all of it out.
     min_strength: float = 1.0
     noise_strength: float = 0.3
+    # Dark footage: a corner of c grey levels has strength 0.1155 c^2 here, so the floor of 1.0 asks for
+    # 3 levels of contrast, which a very dark frame (grey below 10) rarely has. A frame left with fewer
+    # than dark_below_corners corners is searched again with a floor that falls with the square of the
+    # corner's surroundings' brightness below dark_grey (compression artefacts scale with it: a bright
+    # H.264 sky reaches 0.9, a black one 0.15), down to quantisation_strength, a 1.5-level corner (a
+    # single 8-bit step, 0.1155, is banding, not a corner). Only starved frames: lowered everywhere, the
+    # floor moved 7 tuning and 4 test segments each way (weak corners in well-lit views add noise).
+    dark_below_corners: int = 24
+    dark_grey: float = 48.0
+    quantisation_strength: float = 0.26
     default_fov_deg: float = 65.0  # horizontal FOV where self-calibration is not possible
     fov_candidates: tuple[float, ...] = tuple(float(f) for f in range(35, 120, 5))
     # rotation per window below which a rotation segment's focal length is not trusted. Tuning seeds,
@@ -251,8 +264,12 @@ def detect_features(tracking: np.ndarray, raw: np.ndarray, config: MotionConfig)
     iy = np.clip(np.round(xy[:, 1]).astype(int), 0, h - 1)
     e = eig[iy, ix].astype(np.float64)
     strength = np.minimum(e[:, 0], e[:, 1])
-    floor = max(config.min_strength, config.noise_strength * noise_sigma(raw) ** 2)
-    keep = strength >= floor
+    noise_floor = config.noise_strength * noise_sigma(raw) ** 2
+    keep = strength >= max(config.min_strength, noise_floor)
+    if keep.sum() < config.dark_below_corners:  # too few for a window: a dark frame's corners may be weak
+        brightness = cv2.blur(blurred, (15, 15))[iy, ix]
+        artefacts = config.min_strength * np.minimum(1.0, brightness / config.dark_grey) ** 2
+        keep = strength >= np.maximum(np.maximum(artefacts, config.quantisation_strength), noise_floor)
     xy, strength, ix, iy, e = xy[keep], strength[keep], ix[keep], iy[keep], e[keep]
     rows, cols = config.grid
     cell = (iy * rows // h) * cols + (ix * cols // w)

@@ -159,7 +159,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "13"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "14"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -170,7 +170,8 @@ class InstructionFollowing(Dimension):
     # proposes another), the joint fits' summed cost chooses it; 11: a segment that the walker leaves
     # much unexplained is fitted with a shake rotation at each window's ends where that explains most of it;
     # 12: the runner decodes the luma alone (the Y plane, not grey converted from decoded RGB); 13: a
-    # segment read as translation is tried as a rotation through a barrel lens (coefficient and FOV fitted)
+    # segment read as translation is tried as a rotation through a barrel lens (coefficient and FOV fitted); 14:
+    # a frame left with too few corners is searched again with a floor its darkness allows (night footage)
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
