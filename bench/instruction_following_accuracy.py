@@ -134,7 +134,7 @@ def main() -> None:
         f"rendering {t_render:.0f} s, scoring {t_score:.0f} s"
     )
     columns = ("segment", "forward", "strafe", "yaw", "pitch", "rot->tr", "undet")
-    header = f"{'condition':<26} {'n':>4} " + " ".join(f"{c:>8}" for c in columns)
+    header = f"{'condition':<26} {'n':>4} " + " ".join(f"{c:>8}" for c in columns) + f" {'segment 95 %':>13}"
     for title, table in (("condition", by_condition), ("group", by_group)):
         print("\n" + header.replace("condition", f"{title:<9}", 1))
         for name, res in table.items():
@@ -152,7 +152,9 @@ def _row(name: str, t: dict, res: list) -> str:
     undetermined = np.mean([r["motion"]["decision"] == "undetermined" for r in res])
     rot = t["rotation_read_as_translation"]
     values = [t["segment_accuracy"], c["forward"], c["strafe"], c["yaw"], c["pitch"], rot, undetermined]
-    return f"{name:<26} {t['segments']:>4} " + " ".join("       -" if v is None else f"{v:8.3f}" for v in values)
+    low, high = t["segment_accuracy_95"]
+    cells = " ".join("       -" if v is None else f"{v:8.3f}" for v in values)
+    return f"{name:<26} {t['segments']:>4} {cells}   {low:.3f}-{high:.3f}"
 
 
 CURVE_RATES = (0.03, 0.045, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0, 2.0)

@@ -5,7 +5,7 @@ import pytest
 
 from yumebench.actions import KEYS, MOUSE, Action
 from yumebench.metrics.camera_motion import OpenCVMotionEstimator
-from yumebench.metrics.instruction_following import IFConfig, accuracy_tables, score_segments
+from yumebench.metrics.instruction_following import IFConfig, accuracy_tables, score_segments, wilson_interval
 from yumebench.synthetic import DEGRADATIONS, degrade, random_segment_video
 
 NUM_VIDEOS = 12  # 36 segments: every key class and every mouse class 4 times, in varied pairs
@@ -82,3 +82,25 @@ def test_grey_frames_score_as_their_rgb_frames(rendered, estimator):
     frames, segs = rendered[1]
     grey = np.stack([cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames])
     assert score_segments(grey, segs, estimator, IFConfig()) == score_segments(frames, segs, estimator, IFConfig())
+
+
+def test_wilson_interval_known_answers():
+    """Wilson's interval (95 %): 15 of 18 spans 0.608-0.942 (the textbook value), 0 of 10 reaches up to
+    0.278 and 10 of 10 down to 0.722 (a normal interval would be empty at both ends)."""
+    assert wilson_interval(15, 18) == pytest.approx((0.6078, 0.9416), abs=1e-4)
+    assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
+    assert wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
+    assert wilson_interval(0, 0) == (0.0, 1.0)
+    table = accuracy_tables(
+        [
+            {
+                "correct": c,
+                "expected": {"keys": "W", "mouse": "·"},
+                "predicted": {"keys": "W", "mouse": "·"},
+                "components": dict.fromkeys(("forward", "strafe", "yaw", "pitch"), c),
+                "motion": {"decision": "translation"},
+            }
+            for c in [True] * 15 + [False] * 3
+        ]
+    )
+    assert table["segment_accuracy_95"] == pytest.approx((0.6078, 0.9416), abs=1e-4)

@@ -144,12 +144,25 @@ def accuracy_tables(segment_results: Sequence[dict]) -> dict:
     return {
         "segments": len(segment_results),
         "segment_accuracy": float(np.mean([r["correct"] for r in segment_results])) if segment_results else None,
+        "segment_accuracy_95": wilson_interval(sum(bool(r["correct"]) for r in segment_results), len(segment_results)),
         "undetermined_segments": undetermined_count(segment_results),
         "component_accuracy": comp,
         "keys_accuracy": {k: float(np.mean(v)) for k, v in sorted(by_keys.items())},
         "mouse_accuracy": {k: float(np.mean(v)) for k, v in sorted(by_mouse.items())},
         "confusion": dict(Counter(_confusion_label(r) for r in segment_results if not r["correct"])),
     }
+
+
+def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson's score interval for a proportion (95 % at z 1.96; Wilson 1927), which stays inside [0, 1]
+    and is not empty at 0 or n hits. With 18 segments an accuracy of 0.833 spans 0.61-0.94. Segments of
+    one video share its scene, so the uncertainty across scenes is somewhat wider."""
+    if n == 0:
+        return 0.0, 1.0
+    p = hits / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _confusion_label(r: dict) -> str:
