@@ -273,6 +273,38 @@ def test_noise_sigma_and_evidence():
     assert cm.mahalanobis(slide, cov[2:]) < 1.0 < cm.mahalanobis(slide, cov[:1])
 
 
+def _wobbling_near_tracks(seed: int, step: np.ndarray) -> list:
+    """Four windows of a camera turning 1 deg/frame (with ``step`` per frame): 200 tracks at 200-400 m
+    and 40 at 3-8 m that wobble 3 px in random directions (rippling water in front of a far shore)."""
+    rng = np.random.default_rng(seed)
+    windows = []
+    for k in range(4):
+        far, near = _scene(rng, 200, depth=(200.0, 400.0)), _scene(rng, 40, depth=(3.0, 8.0))
+        p1, p2 = _views(np.vstack([far, near]), _per_frame(yaw_deg=1.0), step, 8, 230.0, 0.15, rng)
+        angle = rng.uniform(0, 2 * np.pi, 40)
+        p2[-40:] += 3.0 * np.column_stack([np.cos(angle), np.sin(angle)])
+        windows.append(cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1]))
+    return windows
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_parallax_on_tracks_that_fit_no_model_still_points_one_way(seed):
+    """A walk (0.05 forward, 0.03 right per frame) whose near tracks wobble: no rigid model fits them,
+    so GRIC caps them and reads a rotation (score -0.33 to -0.41). Their residuals still point along
+    the walk's flow, most within 25 deg of one translation's; the same wobble on a pure turn points
+    nowhere (about 0.2). The walk is translation, the turn stays a rotation."""
+    fov = cm._fov_of(230.0, WIDTH)
+    walk = _wobbling_near_tracks(seed, np.array([0.03, 0.0, 0.05]))
+    turn = _wobbling_near_tracks(seed, np.zeros(3))
+    estimator, gric_alone = cm.OpenCVMotionEstimator(), cm.OpenCVMotionEstimator(cm.MotionConfig(coherent_share=2.0))
+    assert gric_alone._evidence(walk, fov, WIDTH, CENTER)["decision"] == "rotation"
+    assert estimator._evidence(walk, fov, WIDTH, CENTER)["decision"] == "translation"
+    assert estimator._evidence(turn, fov, WIDTH, CENTER)["decision"] == "rotation"
+    tracks, walk_share = cm.coherent_translation_share(walk, 230.0, CENTER, [0.15] * 4)
+    assert tracks > 150 and walk_share > 0.7
+    assert cm.coherent_translation_share(turn, 230.0, CENTER, [0.15] * 4)[1] < 0.3
+
+
 def _dark_checkerboard(contrast: int) -> cm.GreyFrames:
     yy, xx = np.mgrid[0:180, 0:320]
     image = np.full((180, 320), 3, np.uint8) + contrast * (((yy // 12) + (xx // 12)) % 2).astype(np.uint8)

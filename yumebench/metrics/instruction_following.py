@@ -172,7 +172,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "14"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "15"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -184,7 +184,9 @@ class InstructionFollowing(Dimension):
     # much unexplained is fitted with a shake rotation at each window's ends where that explains most of it;
     # 12: the runner decodes the luma alone (the Y plane, not grey converted from decoded RGB); 13: a
     # segment read as translation is tried as a rotation through a barrel lens (coefficient and FOV fitted); 14:
-    # a frame left with too few corners is searched again with a floor its darkness allows (night footage)
+    # a frame left with too few corners is searched again with a floor its darkness allows (night footage);
+    # 15: a segment GRIC reads as rotation is translation where the tracks the rotation leaves out point
+    # along one translation's flow (coherent_translation_share)
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
