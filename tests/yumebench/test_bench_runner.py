@@ -229,3 +229,19 @@ def test_the_report_names_the_lens_a_segment_was_measured_through():
     lens = _segment_html({**segment, "motion": {**motion, "lens_barrel": 0.1762}}, frames)
     assert "field of view 80 deg; lens barrel 0.176" in lens
     assert "lens" not in _segment_html({**segment, "motion": {**motion, "lens_barrel": 0.0}}, frames)
+
+
+def test_the_report_says_when_left_out_tracks_made_a_segment_translation():
+    """A segment that GRIC read as a rotation but whose left-out tracks point along one translation says
+    so, since its parallax score alone (negative) would not explain the decision."""
+    import numpy as np
+
+    from yumebench.bench.report import _segment_html
+
+    motion = {"decision": "translation", "parallax_score": -0.3, "fov_deg": 60.0, "direction": [0.3, 0, 0.9]}
+    segment = {"start": 0, "end": 33, "expected": {"keys": "W+D", "mouse": "·"}, "correct": True}
+    segment["predicted"] = segment["expected"]
+    frames = {i: np.zeros((36, 64, 3), np.uint8) for i in (0, 16, 32)}
+    html = _segment_html({**segment, "motion": {**motion, "coherent_parallax": 0.784}}, frames)
+    assert "parallax score -0.30" in html and "left-out tracks along one translation 0.78" in html
+    assert "left-out" not in _segment_html({**segment, "motion": {**motion, "coherent_parallax": 0.0}}, frames)

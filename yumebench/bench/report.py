@@ -170,6 +170,11 @@ def _segment_html(s: dict, by_index: dict[int, np.ndarray]) -> str:
         + f"; parallax score {motion.get('parallax_score', 0):+.2f}; windows with evidence "
         f"{motion.get('windows_with_evidence', '?')}; field of view {motion.get('fov_deg', 0):.0f} deg"
         + (f"; lens barrel {motion['lens_barrel']:.3f}" if motion.get("lens_barrel") else "")
+        + (
+            f"; left-out tracks along one translation {motion['coherent_parallax']:.2f}"
+            if motion.get("coherent_parallax")
+            else ""
+        )
     )
     wrong = [k for k, ok in s.get("components", {}).items() if not ok]
     return (

@@ -184,6 +184,9 @@ class SegmentMotion:
     parallax_score: float = 0.0  # GRIC(rotation) - GRIC(essential) per point: > margin means translation
     noise_px: float = 0.0  # the essential matrix's noise sigma (analysis px)
     barrel: float = 0.0  # the lens's barrel coefficient (undistort_points) the segment was measured with; 0: pinhole
+    # share of the tracks the rotation left out that point along one translation's flow
+    # (coherent_translation_share), where GRIC alone read a rotation and it was measured; else 0
+    coherent_share: float = 0.0
     tracks: dict | None = field(default=None, repr=False)  # one window's tracks, in video pixels
     walker_fit: WalkerFit | None = field(default=None, repr=False)  # the joint fit of a translating segment
 
@@ -657,7 +660,7 @@ class _Window:
 
 
 # A decision's fields where no window gave evidence (and a pinhole lens)
-_NO_EVIDENCE = {"calibrated": False, "score": 0.0, "noise": 0.0, "barrel": 0.0}
+_NO_EVIDENCE = {"calibrated": False, "score": 0.0, "noise": 0.0, "barrel": 0.0, "coherence": 0.0}
 
 
 class OpenCVMotionEstimator:
@@ -898,7 +901,7 @@ class OpenCVMotionEstimator:
             return {"decision": "rotation", "fov": fov, **_NO_EVIDENCE}
         # Summed over the segment's windows: evidence adds up, so parallax seen in every window counts.
         score = float(np.sum(windows_gric)) / max(1, sum(len(w.p1) for w in moving))
-        translating = score > c.gric_margin
+        translating, share = score > c.gric_margin, 0.0
         if not translating and score > c.coherent_above_score:
             tracks, share = coherent_translation_share(used, focal, center, noise)
             translating = tracks >= c.coherent_min_tracks and share >= c.coherent_share
@@ -909,6 +912,7 @@ class OpenCVMotionEstimator:
             "score": score,
             "noise": float(np.median(noise)),
             "barrel": 0.0,
+            "coherence": share,
         }
 
     def _motion(
@@ -1004,7 +1008,8 @@ class OpenCVMotionEstimator:
         new = constant_motion_fit(moving, sigmas, [], focal, center, mirror, fit_focal, fit.params, shake)
         if new is None:
             return motion
-        d = {"score": motion.parallax_score, "noise": motion.noise_px}
+        d = {"score": motion.parallax_score, "noise": motion.noise_px, "barrel": motion.barrel}
+        d["coherence"] = motion.coherent_share
         refitted = _summarise(motion.pairs, "translation", fov, d, new._replace(sigmas=fit.sigmas))
         return replace(refitted, tracks=motion.tracks)
 
@@ -1535,6 +1540,7 @@ def _summarise(
         parallax_score=float(d.get("score", 0.0)),
         noise_px=float(d.get("noise", 0.0)),
         barrel=float(d.get("barrel", 0.0)),
+        coherent_share=float(d.get("coherence", 0.0)),
         walker_fit=per_frame if decision == "translation" else None,
     )
 

@@ -112,6 +112,7 @@ def score_segments(
                     "noise_px": round(motion.noise_px, 4),
                     "fov_deg": round(motion.fov_deg, 3),
                     "lens_barrel": round(getattr(motion, "barrel", 0.0), 4),
+                    "coherent_parallax": round(getattr(motion, "coherent_share", 0.0), 4),
                 },
                 "tracks": getattr(motion, "tracks", None),
             }
