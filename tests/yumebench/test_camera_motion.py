@@ -296,10 +296,13 @@ def test_parallax_on_tracks_that_fit_no_model_still_points_one_way(seed):
     fov = cm._fov_of(230.0, WIDTH)
     walk = _wobbling_near_tracks(seed, np.array([0.03, 0.0, 0.05]))
     turn = _wobbling_near_tracks(seed, np.zeros(3))
-    estimator, gric_alone = cm.OpenCVMotionEstimator(), cm.OpenCVMotionEstimator(cm.MotionConfig(coherent_share=2.0))
+    estimator, gric_alone = (
+        cm.OpenCVMotionEstimator(),
+        cm.OpenCVMotionEstimator(cm.MotionConfig(min_coherent_share=2.0)),
+    )
     assert gric_alone._evidence(walk, fov, WIDTH, CENTER)["decision"] == "rotation"
     decided = estimator._evidence(walk, fov, WIDTH, CENTER)
-    assert decided["decision"] == "translation" and decided["score"] < 0 and decided["coherence"] > 0.7
+    assert decided["decision"] == "translation" and decided["score"] < 0 and decided["coherent_share"] > 0.7
     assert estimator._evidence(turn, fov, WIDTH, CENTER)["decision"] == "rotation"
     tracks, walk_share = cm.coherent_translation_share(walk, 230.0, CENTER, [0.15] * 4)
     assert tracks > 150 and walk_share > 0.7

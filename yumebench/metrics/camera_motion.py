@@ -141,15 +141,15 @@ class MotionConfig:
     # 21-29 % more CPU on the speed bench's videos): distorted rotations scored -1.2 to 0.97 on the
     # pinhole model (tuning seeds), translations up to 2.05 (half of them above 1.5).
     max_barrel: float = 0.4
+    min_barrel_gain: float = 0.1
+    barrel_below_score: float = 1.2
     # A segment that GRIC reads as a rotation (score above coherent_above_score) is translation where at
-    # least coherent_min_tracks tracks are left out by the rotation and a share coherent_share of them
+    # least coherent_min_tracks tracks are left out by the rotation and a share min_coherent_share of them
     # point along one translation's flow (coherent_translation_share): parallax on tracks that fit no
     # rigid model well, such as rippling water in front of a distant shore.
     coherent_above_score: float = -0.6
     coherent_min_tracks: int = 30
-    coherent_share: float = 0.65
-    min_barrel_gain: float = 0.1
-    barrel_below_score: float = 1.2
+    min_coherent_share: float = 0.65
 
 
 @dataclass
@@ -264,7 +264,8 @@ def noise_sigma(raw: np.ndarray) -> float:
 def detect_features(tracking: np.ndarray, raw: np.ndarray, config: MotionConfig) -> tuple[np.ndarray, np.ndarray]:
     """Corners (N, 1, 2) float32 and their structure tensors (N, 2, 2): strongest first within each
     grid cell, only those whose strength (the tensor's smaller eigenvalue) stands clear of the frame's
-    noise."""
+    noise and of compression artefacts (a floor that a frame starved of corners lowers with its
+    brightness, see ``MotionConfig.dark_grey``)."""
     none = np.zeros((0, 1, 2), np.float32), np.zeros((0, 2, 2))
     pts = cv2.goodFeaturesToTrack(tracking, 3 * config.max_corners, qualityLevel=0.001, minDistance=6, blockSize=7)
     if pts is None:
@@ -660,7 +661,7 @@ class _Window:
 
 
 # A decision's fields where no window gave evidence (and a pinhole lens)
-_NO_EVIDENCE = {"calibrated": False, "score": 0.0, "noise": 0.0, "barrel": 0.0, "coherence": 0.0}
+_NO_EVIDENCE = {"calibrated": False, "score": 0.0, "noise": 0.0, "barrel": 0.0, "coherent_share": 0.0}
 
 
 class OpenCVMotionEstimator:
@@ -904,7 +905,7 @@ class OpenCVMotionEstimator:
         translating, share = score > c.gric_margin, 0.0
         if not translating and score > c.coherent_above_score:
             tracks, share = coherent_translation_share(used, focal, center, noise)
-            translating = tracks >= c.coherent_min_tracks and share >= c.coherent_share
+            translating = tracks >= c.coherent_min_tracks and share >= c.min_coherent_share
         return {
             "decision": "translation" if translating else "rotation",
             "fov": fov,
@@ -912,7 +913,7 @@ class OpenCVMotionEstimator:
             "score": score,
             "noise": float(np.median(noise)),
             "barrel": 0.0,
-            "coherence": share,
+            "coherent_share": share,
         }
 
     def _motion(
@@ -1008,8 +1009,12 @@ class OpenCVMotionEstimator:
         new = constant_motion_fit(moving, sigmas, [], focal, center, mirror, fit_focal, fit.params, shake)
         if new is None:
             return motion
-        d = {"score": motion.parallax_score, "noise": motion.noise_px, "barrel": motion.barrel}
-        d["coherence"] = motion.coherent_share
+        d = {
+            "score": motion.parallax_score,
+            "noise": motion.noise_px,
+            "barrel": motion.barrel,
+            "coherent_share": motion.coherent_share,
+        }
         refitted = _summarise(motion.pairs, "translation", fov, d, new._replace(sigmas=fit.sigmas))
         return replace(refitted, tracks=motion.tracks)
 
@@ -1540,7 +1545,7 @@ def _summarise(
         parallax_score=float(d.get("score", 0.0)),
         noise_px=float(d.get("noise", 0.0)),
         barrel=float(d.get("barrel", 0.0)),
-        coherent_share=float(d.get("coherence", 0.0)),
+        coherent_share=float(d.get("coherent_share", 0.0)),
         walker_fit=per_frame if decision == "translation" else None,
     )
 
