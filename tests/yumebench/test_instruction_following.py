@@ -85,8 +85,9 @@ def test_grey_frames_score_as_their_rgb_frames(rendered, estimator):
 
 
 def test_wilson_interval_known_answers():
-    """Wilson's interval (95 %): 15 of 18 spans 0.608-0.942 (the textbook value), 0 of 10 reaches up to
-    0.278 and 10 of 10 down to 0.722 (a normal interval would be empty at both ends)."""
+    """Wilson's interval (95 %): 15 of 18 spans 0.608-0.942 (as scipy.stats.binomtest's Wilson interval),
+    0 of 10 reaches up to 0.278 and 10 of 10 down to 0.722 (the normal approximation has zero width at
+    both ends)."""
     assert wilson_interval(15, 18) == pytest.approx((0.6078, 0.9416), abs=1e-4)
     assert wilson_interval(0, 10) == pytest.approx((0.0, 0.2775), abs=1e-4)
     assert wilson_interval(10, 10) == pytest.approx((0.7225, 1.0), abs=1e-4)
