@@ -185,7 +185,7 @@ class SegmentMotion:
     noise_px: float = 0.0  # the essential matrix's noise sigma (analysis px)
     barrel: float = 0.0  # the lens's barrel coefficient (undistort_points) the segment was measured with; 0: pinhole
     # share of the tracks the rotation left out that point along one translation's flow
-    # (coherent_translation_share), where GRIC alone read a rotation and it was measured; else 0
+    # (coherent_translation_share), where GRIC alone read a rotation and enough tracks were left out; else 0
     coherent_share: float = 0.0
     tracks: dict | None = field(default=None, repr=False)  # one window's tracks, in video pixels
     walker_fit: WalkerFit | None = field(default=None, repr=False)  # the joint fit of a translating segment
@@ -905,7 +905,9 @@ class OpenCVMotionEstimator:
         translating, share = score > c.gric_margin, 0.0
         if not translating and score > c.coherent_above_score:
             tracks, share = coherent_translation_share(used, focal, center, noise)
-            translating = tracks >= c.coherent_min_tracks and share >= c.min_coherent_share
+            enough = tracks >= c.coherent_min_tracks
+            share = share if enough else 0.0  # the share of a few tracks says nothing
+            translating = enough and share >= c.min_coherent_share
         return {
             "decision": "translation" if translating else "rotation",
             "fov": fov,
