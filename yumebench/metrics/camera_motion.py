@@ -96,8 +96,9 @@ class MotionConfig:
     # than dark_below_corners corners is searched again with a floor that falls with the square of the
     # corner's surroundings' brightness below dark_grey (compression artefacts scale with it: a bright
     # H.264 sky reaches 0.9, a black one 0.15), down to quantisation_strength, a 1.5-level corner (a
-    # single 8-bit step, 0.1155, is banding, not a corner). Only starved frames: lowered everywhere, the
-    # floor moved 7 tuning and 4 test segments each way (weak corners in well-lit views add noise).
+    # single 8-bit step, 0.1155, is banding, not a corner). Only starved frames: in every frame, this floor
+    # put 4 tuning segments right and 2 wrong, 1 test segment right and 3 wrong (weak corners in well-lit
+    # views add noise); a fixed 0.3 changed 27 tuning segments (net -1).
     dark_below_corners: int = 24
     dark_grey: float = 48.0
     quantisation_strength: float = 0.26
