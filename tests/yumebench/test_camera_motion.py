@@ -304,9 +304,14 @@ def test_parallax_on_tracks_that_fit_no_model_still_points_one_way(seed):
     decided = estimator._evidence(walk, fov, WIDTH, CENTER)
     assert decided["decision"] == "translation" and decided["score"] < 0 and decided["coherent_share"] > 0.7
     assert estimator._evidence(turn, fov, WIDTH, CENTER)["decision"] == "rotation"
-    tracks, walk_share = cm.coherent_translation_share(walk, 230.0, CENTER, [0.15] * 4)
+
+    def share(windows: list) -> tuple[int, float]:
+        rotations = [cm.rotation_transfer(w.p1, w.p2, 230.0, CENTER)[0] for w in windows]
+        return cm.coherent_translation_share(windows, rotations, [0.15] * 4, 230.0, CENTER)
+
+    tracks, walk_share = share(walk)
     assert tracks > 150 and walk_share > 0.7
-    assert cm.coherent_translation_share(turn, 230.0, CENTER, [0.15] * 4)[1] < 0.3
+    assert share(turn)[1] < 0.3
 
 
 def _dark_checkerboard(contrast: int) -> cm.GreyFrames:

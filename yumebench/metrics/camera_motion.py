@@ -433,10 +433,17 @@ def rotation_transfer(
     """The rotation-only model at ``focal``: (R with x2 ~ K R K^-1 x1, transfer errors in pixels, or
     the (N, 2) error vectors with ``vectors``)."""
     rot, _ = fit_rotation(_bearings(p1, focal, center), _bearings(p2, focal, center))
+    residuals = rotation_residuals(p1, p2, rot, focal, center)
+    return rot, residuals if vectors else np.linalg.norm(residuals, axis=1)
+
+
+def rotation_residuals(
+    p1: np.ndarray, p2: np.ndarray, rot: np.ndarray, focal: float, center: tuple[float, float]
+) -> np.ndarray:
+    """(N, 2) how far (pixels) each ``p2`` lies from where the rotation ``rot`` at ``focal`` puts ``p1``."""
     rays = _bearings(p1, focal, center) @ rot.T
     z = np.maximum(rays[:, 2], 1e-6)
-    proj = np.column_stack([focal * rays[:, 0] / z + center[0], focal * rays[:, 1] / z + center[1]])
-    return rot, (p2 - proj) if vectors else np.linalg.norm(p2 - proj, axis=1)
+    return p2 - np.column_stack([focal * rays[:, 0] / z + center[0], focal * rays[:, 1] / z + center[1]])
 
 
 class EssentialFit(NamedTuple):
@@ -501,18 +508,24 @@ def sphere_directions(count: int = 600) -> np.ndarray:
 
 
 def coherent_translation_share(
-    windows: list, focal: float, center: tuple[float, float], sigmas: list[float], within_deg: float = 25.0
+    windows: list,
+    rotations: list[np.ndarray],
+    sigmas: list[float],
+    focal: float,
+    center: tuple[float, float],
+    within_deg: float = 25.0,
 ) -> tuple[int, float]:
-    """(tracks, share): of the tracks the rotation-only model leaves out (residual above 4 sigma of their
-    window), the largest share whose residual points, within ``within_deg``, along the flow one
-    translation gives a point in front of the camera, (x t_z - t_x, y t_z - t_y) / Z with Z > 0, over
-    directions t spread on the sphere. Parallax carried by tracks that no rigid model fits well (near
-    water that ripples) still points one way; the heavy tail of a rotation's tracking errors does not
-    (tuning seeds: pure turns 0.23-0.56 with 30 tracks or more)."""
+    """(tracks, share): of the tracks that each window's rotation-only fit (``rotations``, as
+    ``window_evidence`` found them) leaves out (residual above 4 sigma of the window), the largest share
+    whose residual points, within ``within_deg``, along the flow one translation gives a point in front of
+    the camera, (x t_z - t_x, y t_z - t_y) / Z with Z > 0, over directions t spread on the sphere.
+    Parallax carried by tracks that no rigid model fits well (near water that ripples) still points one
+    way; the heavy tail of a rotation's tracking errors does not (tuning seeds: pure turns 0.23-0.56
+    with 30 tracks or more)."""
     directions = sphere_directions()
     agree = []
-    for w, sigma in zip(windows, sigmas, strict=True):
-        _, vectors = rotation_transfer(w.p1, w.p2, focal, center, vectors=True)
+    for w, rot, sigma in zip(windows, rotations, sigmas, strict=True):
+        vectors = rotation_residuals(w.p1, w.p2, rot, focal, center)
         length = np.linalg.norm(vectors, axis=1)
         out = length > 4.0 * sigma
         if not out.any():
@@ -890,7 +903,7 @@ class OpenCVMotionEstimator:
         windows at ``fov``: the decision, and the noise and calibration behind it."""
         c = self.config
         focal = _focal_of(fov, width)
-        windows_gric, angles, noise, used = [], [], [], []
+        windows_gric, angles, noise, used, rotations = [], [], [], [], []
         for w in moving:
             evidence = window_evidence(w, focal, center, c.min_noise_px)
             if evidence is None:
@@ -898,6 +911,7 @@ class OpenCVMotionEstimator:
             used.append(w)
             windows_gric.append(evidence[0])
             noise.append(evidence[1])
+            rotations.append(evidence[2])
             angles.append(_angle_deg(evidence[2]))
         if not windows_gric:
             return {"decision": "rotation", "fov": fov, **_NO_EVIDENCE}
@@ -905,7 +919,7 @@ class OpenCVMotionEstimator:
         score = float(np.sum(windows_gric)) / max(1, sum(len(w.p1) for w in moving))
         translating, share = score > c.gric_margin, 0.0
         if not translating and score > c.coherent_above_score:
-            tracks, share = coherent_translation_share(used, focal, center, noise)
+            tracks, share = coherent_translation_share(used, rotations, noise, focal, center)
             enough = tracks >= c.coherent_min_tracks
             share = share if enough else 0.0  # the share of a few tracks says nothing
             translating = enough and share >= c.min_coherent_share
