@@ -2,6 +2,7 @@
 model selection, focal self-calibration, the cheirality choice and the joint constant-motion fit."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -458,7 +459,7 @@ def _tracked_while_sky_enters(contrast_sigma_px: float) -> tuple[int, float]:
         frames.append(np.repeat(np.clip(view, 0, 255).astype(np.uint8)[..., None], 3, axis=2))
     config = cm.MotionConfig(analysis_width=width, contrast_sigma_px=contrast_sigma_px)
     grey = cm.prepare_grey(np.stack(frames), width, config.contrast_sigma_px)
-    p1, p2, _ = cm.track_window(grey, 0, 8, config)
+    p1, p2, _, _ = cm.track_window(grey, 0, 8, config)
     below_sky = p1[:, 1] > 90
     error = np.hypot((p2 - p1)[below_sky, 0], (p2 - p1)[below_sky, 1] - 8 * shift)
     return int(below_sky.sum()), float(np.median(error)) if below_sky.any() else math.inf
@@ -509,7 +510,7 @@ def test_tracking_follows_the_motion_through_the_pyramid_levels_it_chooses(speed
     speeds up sevenfold within the window and when it moves 14 px per frame."""
     config = cm.MotionConfig(analysis_width=320)
     grey = cm.prepare_grey(_translating_texture(speeds), 320, config.contrast_sigma_px)
-    p1, p2, _ = cm.track_window(grey, 0, 8, config)
+    p1, p2, _, _ = cm.track_window(grey, 0, 8, config)
     assert len(p1) >= 100
     error = np.hypot(p2[:, 0] - p1[:, 0] + sum(speeds), p2[:, 1] - p1[:, 1])
     assert np.median(error) < 0.05 and np.percentile(error, 90) < 0.2
@@ -521,3 +522,40 @@ def test_pyramid_levels_cover_twice_the_fast_tracks_motion():
     assert cm.pyramid_levels(np.full(100, 9.0)) == 3
     assert cm.pyramid_levels(np.full(100, 60.0)) == 3  # never more than the tracker's own maximum
     assert cm.pyramid_levels(np.r_[np.full(90, 1.0), np.full(10, 9.0)]) == 3  # the fast tenth counts
+
+
+def _sliding_texture(speed_px: int, frames: int = 9, width: int = 320) -> np.ndarray:
+    """A view sliding right over a textured plane by exactly ``speed_px`` whole pixels per frame: its
+    content moves that far left between frames (crops of one wide scene, no resampling)."""
+    import cv2
+
+    rng = np.random.default_rng(7)
+    scene = cv2.GaussianBlur(rng.uniform(0, 255, (180, width + speed_px * frames)).astype(np.float32), (0, 0), 2.0)
+    scene = ((scene - scene.min()) / (scene.max() - scene.min()) * 255).astype(np.uint8)
+    views = [scene[:, k * speed_px : k * speed_px + width] for k in range(frames)]
+    return np.stack([np.repeat(v[..., None], 3, axis=2) for v in views])
+
+
+def test_dominant_shift_finds_a_slide_the_pyramid_cannot_reach():
+    """A starting point for Lucas-Kanade, within its 4 px reach of the true 50 px shift (measured on this
+    fine texture, shrunk 4 times: -49.6, 2.1)."""
+    frames = _sliding_texture(50)
+    shift = cm.dominant_shift(frames[0, ..., 0], frames[1, ..., 0])
+    assert np.hypot(shift[0] + 50, shift[1]) < 3.0
+
+
+def test_a_fast_slide_is_tracked_and_its_window_ends_before_half_the_tracks_leave():
+    """Known answer: the view slides 50 px per frame over a 320 px frame (a 6 deg/frame turn of a 56 deg
+    view at 480 px moves it this fast). Started from the frames' dominant shift, Lucas-Kanade follows it;
+    the window asked for frames 0-8 ends at frame 3, the last before more than half the tracks
+    (those in the left 50 px x 4 of the frame) leave the view, and every track moved exactly 150 px.
+    From zero, as before, the pyramid loses nearly every track in the first step."""
+    config = cm.MotionConfig(analysis_width=320)
+    grey = cm.prepare_grey(_sliding_texture(50), 320, config.contrast_sigma_px)
+    p1, p2, _, end = cm.track_window(grey, 0, 8, config)
+    assert end == 3 and len(p1) >= 100
+    error = np.hypot(p2[:, 0] - p1[:, 0] + 150, p2[:, 1] - p1[:, 1])
+    assert np.median(error) < 0.05 and np.percentile(error, 90) < 0.2
+    assert p1[:, 0].min() >= 150 - 1  # the tracks kept are those still in view at frame 3
+    p1, _, _, end = cm.track_window(grey, 0, 8, replace(config, predict_shift_px=math.inf, max_left_view=1.0))
+    assert len(p1) < 20

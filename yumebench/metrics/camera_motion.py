@@ -5,7 +5,9 @@ tracking: flicker and exposure changes cancel, while a whole-frame normalisation
 level as sky or ground enters the view and break Lucas-Kanade's brightness constancy. Each segment is
 cut into windows of ``step`` frames; in each window, features spread over a grid are tracked frame to
 frame with pyramidal Lucas-Kanade (forward-backward checked; each step uses the pyramid levels the last
-step's motion needs), then refined by one direct step from the window's first to its last frame. Only
+step's motion needs; a step whose frames are shifted as a whole by more than that reaches starts from
+the shift phase correlation finds), then refined by one direct step from the window's first to its last
+frame. A window ends early, before the step that would take half its tracks out of the view. Only
 features whose corner strength (the structure tensor's smaller eigenvalue) stands clear of the frame's
 own noise count as evidence: a sky gradient, black frames and compression blocks give none. In a
 very dark frame (grey levels below 10) few real corners reach the contrast that rules out compression
@@ -82,6 +84,11 @@ class MotionConfig:
     # 9, 13, 20 px: 535, 537, 540, 535, 535 of 576, no rotation read as translation
     contrast_sigma_px: float = 9.0
     step: int = 8  # frames between the two views of a window (tracked frame to frame in between)
+    # Fast motion (track_window): a frame step whose frames are shifted by more than predict_shift_px as
+    # a whole (analysis px) starts tracking from that shift, beyond what the pyramid reaches from zero;
+    # and a window ends early where more than the share max_left_view of its tracks would leave the view
+    predict_shift_px: float = 12.0
+    max_left_view: float = 0.5
     # tracks started per window; tuning seeds (IF version 7): 400 -> 544 of 576 segments, 300 -> 545,
     # 200 -> 541 (scored in 168, 149 and 125 s)
     max_corners: int = 300
@@ -315,27 +322,71 @@ def pyramid_levels(flow_px: np.ndarray) -> int:
     return int(min(_LK["maxLevel"], max(1, math.ceil(math.log2(max(need, 1.0))))))
 
 
-def track_window(
-    grey: GreyFrames, start: int, end: int, config: MotionConfig
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Correspondences (N, 2) between frames ``start`` and ``end`` and each track's structure tensor
-    (N, 2, 2): tracks followed frame to frame (small steps track reliably), then one direct LK step from
-    first to last frame removes the drift that chaining accumulates."""
+def dominant_shift(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The image translation (dx, dy) that best maps frame ``a`` onto ``b``: phase correlation on frames
+    shrunk 4 times (0.2 ms at 480x272). A starting point for Lucas-Kanade, which refines it (a fast turn
+    moves nearly every pixel by about the same amount): within a pixel of the full-size answer on a
+    panorama turning 49 px per frame, 2 px off on a fine random texture."""
+    h, w = a.shape
+    size = (max(8, w // 4), max(8, h // 4))
+    small_a = cv2.resize(a, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    small_b = cv2.resize(b, size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    (dx, dy), _ = cv2.phaseCorrelate(small_a, small_b, cv2.createHanningWindow(size, cv2.CV_32F))
+    return np.array([dx * w / size[0], dy * h / size[1]], np.float32)
+
+
+class TrackedWindow(NamedTuple):
+    p1: np.ndarray  # (N, 2) positions in the window's first frame
+    p2: np.ndarray  # (N, 2) positions in its last frame
+    tensors: np.ndarray  # (N, 2, 2) each track's structure tensor
+    end: int  # the window's last frame: earlier than asked where half the tracks left the view
+
+
+def track_window(grey: GreyFrames, start: int, end: int, config: MotionConfig) -> TrackedWindow:
+    """Correspondences between frames ``start`` and ``end`` and each track's structure tensor: tracks
+    followed frame to frame (small steps track reliably), then one direct LK step from first to last
+    frame removes the drift that chaining accumulates.
+
+    Fast motion: a step whose frames are shifted by more than ``predict_shift_px`` as a whole (a turn of
+    6 deg per frame moves a 56 deg view by 50 px at 480 px) starts Lucas-Kanade from that shift, which its
+    pyramid could not reach from zero (without it 9 of 312 corners survived such a step, 267 with it);
+    and the window ends early, before the step that would take more than ``max_left_view`` of its tracks
+    out of the view (the next window starts there): at 6 deg per frame an 8-frame window turns 48 deg of
+    a 56 deg view and keeps almost nothing."""
     frames = grey.tracking
     pts, strength = detect_features(frames[start], grey.raw[start], config)
     empty = np.zeros((0, 2))
     if len(pts) == 0:
-        return empty, empty, np.zeros((0, 2, 2))
+        return TrackedWindow(empty, empty, np.zeros((0, 2, 2)), end)
     h, w = frames[start].shape
     alive = np.ones(len(pts), bool)
+    left_view = np.zeros(len(pts), bool)
     cur = pts
     levels = _LK["maxLevel"]  # the first step may move any amount
     for i in range(start, end):
         lk = {**_LK, "maxLevel": levels}
-        nxt, st1, _ = cv2.calcOpticalFlowPyrLK(frames[i], frames[i + 1], cur, None, **lk)
-        back, st2, _ = cv2.calcOpticalFlowPyrLK(frames[i + 1], frames[i], nxt, None, **lk)
-        ok = (st1[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm(cur - back, axis=2)[:, 0] < 0.5)
-        ok &= (nxt[:, 0, 0] >= 0) & (nxt[:, 0, 0] < w) & (nxt[:, 0, 1] >= 0) & (nxt[:, 0, 1] < h)
+        shift = dominant_shift(frames[i], frames[i + 1])
+        if np.hypot(*shift) > config.predict_shift_px:
+            guess = cur + shift
+            nxt, st1, _ = cv2.calcOpticalFlowPyrLK(
+                frames[i], frames[i + 1], cur, guess, flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk
+            )
+            back, st2, _ = cv2.calcOpticalFlowPyrLK(
+                frames[i + 1], frames[i], nxt, nxt - shift, flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk
+            )
+        else:
+            nxt, st1, _ = cv2.calcOpticalFlowPyrLK(frames[i], frames[i + 1], cur, None, **lk)
+            back, st2, _ = cv2.calcOpticalFlowPyrLK(frames[i + 1], frames[i], nxt, None, **lk)
+        inside = (nxt[:, 0, 0] >= 0) & (nxt[:, 0, 0] < w) & (nxt[:, 0, 1] >= 0) & (nxt[:, 0, 1] < h)
+        # where a track was lost (its position is arbitrary), whether it left the view is judged by where
+        # the frames' dominant shift takes it
+        at = np.where(st1[:, :1] == 1, nxt[:, 0], cur[:, 0] + shift)
+        leaving = alive & ~((at[:, 0] >= 0) & (at[:, 0] < w) & (at[:, 1] >= 0) & (at[:, 1] < h))
+        if i > start and (left_view | leaving).sum() > config.max_left_view * len(pts):
+            end = i  # this step would take too many tracks out of the view: the window ends before it
+            break
+        left_view |= leaving
+        ok = (st1[:, 0] == 1) & (st2[:, 0] == 1) & (np.linalg.norm(cur - back, axis=2)[:, 0] < 0.5) & inside
         alive &= ok
         if alive.any():
             levels = pyramid_levels(np.linalg.norm(nxt - cur, axis=2)[alive, 0])
@@ -352,7 +403,7 @@ def track_window(
         )
         ok = (st[:, 0] == 1) & (np.linalg.norm(direct - cur, axis=2)[:, 0] < 2.0)
         start_pts, cur, strength = start_pts[ok], direct[ok], strength[ok]
-    return start_pts[:, 0].astype(np.float64), cur[:, 0].astype(np.float64), strength
+    return TrackedWindow(start_pts[:, 0].astype(np.float64), cur[:, 0].astype(np.float64), strength, end)
 
 
 def track_covariance(tensors: np.ndarray) -> np.ndarray:
@@ -692,9 +743,9 @@ class OpenCVMotionEstimator:
     def windows(self, grey: GreyFrames, start: int, end: int) -> list[_Window]:
         c = self.config
         out = []
-        for b in range(start, end - 1, c.step):
-            e = min(b + c.step, end - 1)
-            p1, p2, tensors = track_window(grey, b, e, c)
+        b = start
+        while b < end - 1:
+            p1, p2, tensors, e = track_window(grey, b, min(b + c.step, end - 1), c)
             if len(p1) < c.min_points:
                 kind = "unknown"
             elif np.median(np.linalg.norm(p2 - p1, axis=1)) < c.static_flow_px * (e - b):
@@ -702,6 +753,7 @@ class OpenCVMotionEstimator:
             else:
                 kind = "moving"
             out.append(_Window(p1, p2, e - b, b, kind, (grey.tracking[b].shape[0] - 1) / 2, track_covariance(tensors)))
+            b = e
         return out
 
     def estimate_video(self, frames: np.ndarray, segments: list[tuple[int, int]]) -> list[SegmentMotion]:
