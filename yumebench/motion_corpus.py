@@ -13,7 +13,8 @@ code, from material the project did not make:
 - the conditions that broke the metric: 30-60 % sky, low resolution and wide short frames,
   nearest-neighbour texture sampling, night, animated water, views pitched +-45 deg, objects crossing
   the view, handheld shake, slow turns, blur / noise / H.264 compression, and a lens with barrel
-  distortion (wide and action cameras), under which no rotation maps one view onto the next.
+  distortion (wide and action cameras), under which no rotation maps one view onto the next; and
+  turns of 3-10 deg/frame (a car turning a corner at 10 fps), which an 8-frame window turns past.
 
 Truth comes from the exact smooth camera path (before shake) through the shared decoder
 (``yumebench.poses.decode_action_labels`` with the scale-free ``direction`` rule and the published
@@ -582,6 +583,11 @@ def add_crossing_objects(
 # Camera paths with exact labels
 
 
+# yaw rates (deg/frame) the paths turn at: a walker's usual turns; slow ones, down to half the published
+# rule's threshold; fast ones (a car turning a corner filmed at 10 fps, a generated video that spins)
+TURN, SLOW_TURN, FAST_TURN = (0.3, 2.0), (0.03, 0.3), (3.0, 10.0)
+
+
 @dataclass(frozen=True)
 class MotionSpeeds:
     step_m: float = 0.06  # translation per frame
@@ -769,8 +775,8 @@ def make_video(
     )
 
 
-def _speeds(rng: np.random.Generator, slow_turn: bool = False) -> MotionSpeeds:
-    yaw = rng.uniform(0.03, 0.3) if slow_turn else rng.uniform(0.3, 2.0)
+def _speeds(rng: np.random.Generator, turn: tuple[float, float] = TURN) -> MotionSpeeds:
+    yaw = rng.uniform(*turn)
     return MotionSpeeds(step_m=rng.uniform(0.03, 0.1), yaw_deg=yaw, pitch_deg=rng.uniform(0.2, 0.6))
 
 
@@ -778,13 +784,13 @@ def _finish(name, condition, rng, frames, c2w, n, segs, meta) -> CorpusVideo:
     return CorpusVideo(f"{condition}-{name}", condition, frames, segment_truth(c2w, n, segs), c2w, meta)
 
 
-def _plan(rng, world, pool, n, segs, *, slow_turn=False, pitch=(-8, 8), heading=(-25, 25), start_box=1.0):
+def _plan(rng, world, pool, n, segs, *, turn=TURN, pitch=(-8, 8), heading=(-25, 25), start_box=1.0):
     """Actions, speeds and the exact path, redrawn until the path stays where the world allows and
     the view stays within 60 deg of the horizon (35 deg unless the condition is pitched)."""
     limit = 60.0 if max(abs(pitch[0]), abs(pitch[1])) > 20 else 35.0
     for _ in range(200):
         actions = _actions(rng, pool, segs)
-        speeds = _speeds(rng, slow_turn)
+        speeds = _speeds(rng, turn)
         start_pitch = rng.uniform(*pitch)
         start = (rng.uniform(-start_box, start_box), 0.0, rng.uniform(-start_box, start_box))
         c2w = walk_path(actions, n, speeds, rng.uniform(*heading), start_pitch, start)
@@ -823,7 +829,7 @@ def _street(
     pool=ALL_PAIRS,
     pitch=(-8, 8),
     facade=(4.0, 14.0),
-    slow_turn=False,
+    turn=TURN,
     shake=False,
     night=False,
     objects=0,
@@ -835,7 +841,7 @@ def _street(
     world = street_world(rng, photos, sampling, facade_height=facade)
     if objects:
         add_crossing_objects(world, rng, photos, objects)
-    c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, slow_turn=slow_turn, pitch=pitch)
+    c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, pitch=pitch)
     camera = _camera(rng, size, fov, barrel)
     frames = _capture(
         world, camera, c2w, rng, shake=shake, night=night, degradation=degradation, supersample=supersample
@@ -870,7 +876,7 @@ def _pano(
     pool=ALL_PAIRS,
     names=None,
     pitch=(-8, 8),
-    slow_turn=False,
+    turn=TURN,
     shake=False,
     ripple=0.0,
     objects=0,
@@ -885,7 +891,7 @@ def _pano(
     world = panorama_world(panoramas[name], rng, proxy=proxy, ripple=ripple)
     if objects:
         add_crossing_objects(world, rng, photos, objects)
-    c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, slow_turn=slow_turn, pitch=pitch, heading=(0, 360))
+    c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, pitch=pitch, heading=(0, 360))
     camera = _camera(rng, size, fov, barrel)
     frames = _capture(
         world, camera, c2w, rng, shake=shake, night=night, degradation=degradation, night_exposure=(0.6, 0.9)
@@ -949,7 +955,8 @@ CONDITIONS: dict[str, ConditionSpec] = {
     "street-pitched-up": _spec("pitched", MID, _street, pitch=(30, 45), desc="looking 30-45 deg up"),
     "street-objects": _spec("objects", MID, _street, objects=3, desc="photographs crossing the view"),
     "street-shake": _spec("shake", MID, _street, shake=True, desc="handheld shake"),
-    "street-slow-turn": _spec("slow-turn", MID, _street, slow_turn=True, desc="turns of 0.03-0.3 deg/frame"),
+    "street-slow-turn": _spec("slow-turn", MID, _street, turn=SLOW_TURN, desc="turns of 0.03-0.3 deg/frame"),
+    "street-fast-turn": _spec("fast-turn", MID, _street, turn=FAST_TURN, desc="turns of 3-10 deg/frame"),
     "street-blur": _spec("degraded", MID, _street, degradation="blur"),
     "street-noise": _spec("degraded", MID, _street, degradation="noise"),
     "street-h264": _spec("degraded", MID, _street, degradation="compression"),
@@ -965,7 +972,8 @@ CONDITIONS: dict[str, ConditionSpec] = {
     "pano-walk": _spec("pano", MID, _pano, True, desc="ground + wall proxy: parallax"),
     "pano-walk-544x960": _spec("pano", HD, _pano, True),
     "pano-pitched": _spec("pano", MID, _pano, True, pitch=(-45, -30)),
-    "pano-slow-turn": _spec("pano", HD, _pano, True, proxy=False, slow_turn=True, pool=PURE_ROTATIONS),
+    "pano-slow-turn": _spec("pano", HD, _pano, True, proxy=False, turn=SLOW_TURN, pool=PURE_ROTATIONS),
+    "pano-fast-turn": _spec("fast-turn", MID, _pano, True, turn=FAST_TURN, desc="walks and turns of 3-10 deg/frame"),
     "pano-night": _spec("pano-night", MID, _pano, True, names=NIGHT_PANORAMAS),
     "pano-water": _spec("pano-water", MID, _pano, True, names=WATER_PANORAMAS, ripple=0.08),
     "pano-shake": _spec("pano", MID, _pano, True, shake=True),
