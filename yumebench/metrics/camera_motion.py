@@ -324,7 +324,7 @@ def pyramid_levels(flow_px: np.ndarray) -> int:
 
 def dominant_shift(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The image translation (dx, dy) that best maps frame ``a`` onto ``b``: phase correlation on frames
-    shrunk 4 times (0.2 ms at 480x272). A starting point for Lucas-Kanade, which refines it (a fast turn
+    shrunk 4 times (0.2-0.6 ms at 480x272). A starting point for Lucas-Kanade, which refines it (a fast turn
     moves nearly every pixel by about the same amount): within a pixel of the full-size answer on a
     panorama turning 49 px per frame, 2 px off on a fine random texture."""
     h, w = a.shape
@@ -339,7 +339,7 @@ class TrackedWindow(NamedTuple):
     p1: np.ndarray  # (N, 2) positions in the window's first frame
     p2: np.ndarray  # (N, 2) positions in its last frame
     tensors: np.ndarray  # (N, 2, 2) each track's structure tensor
-    end: int  # the window's last frame: earlier than asked where half the tracks left the view
+    end: int  # the window's last frame: earlier than asked where the next step would take too many out of view
 
 
 def track_window(grey: GreyFrames, start: int, end: int, config: MotionConfig) -> TrackedWindow:
