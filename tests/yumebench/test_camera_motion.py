@@ -559,3 +559,17 @@ def test_a_fast_slide_is_tracked_and_its_window_ends_before_half_the_tracks_leav
     assert p1[:, 0].min() >= 150 - 1  # the tracks kept are those still in view at frame 3
     p1, _, _, end = cm.track_window(grey, 0, 8, replace(config, predict_shift_px=math.inf, max_left_view=1.0))
     assert len(p1) < 20
+
+
+def test_windows_that_end_early_still_tile_the_segment():
+    """Frames 0-16 of the 50 px/frame slide: every window ends early (3 frames, the last one what is
+    left), the next starts where it ended, together they cover the segment, and each measures its own
+    span's motion exactly."""
+    config = cm.MotionConfig(analysis_width=320)
+    grey = cm.prepare_grey(_sliding_texture(50, frames=17), 320, config.contrast_sigma_px)
+    windows = cm.OpenCVMotionEstimator(config).windows(grey, 0, 17)
+    spans = [(w.start, w.start + w.frames) for w in windows]
+    assert spans == [(0, 3), (3, 6), (6, 9), (9, 12), (12, 15), (15, 16)]
+    for w in windows:
+        assert w.kind == "moving"
+        assert abs(np.median(w.p2[:, 0] - w.p1[:, 0]) + 50 * w.frames) < 0.05
