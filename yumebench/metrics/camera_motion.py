@@ -335,6 +335,10 @@ def dominant_shift(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.array([dx * w / size[0], dy * h / size[1]], np.float32)
 
 
+def _in_view(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    return (points[:, 0] >= 0) & (points[:, 0] < width) & (points[:, 1] >= 0) & (points[:, 1] < height)
+
+
 class TrackedWindow(NamedTuple):
     p1: np.ndarray  # (N, 2) positions in the window's first frame
     p2: np.ndarray  # (N, 2) positions in its last frame
@@ -366,22 +370,18 @@ def track_window(grey: GreyFrames, start: int, end: int, config: MotionConfig) -
     for i in range(start, end):
         lk = {**_LK, "maxLevel": levels}
         shift = dominant_shift(frames[i], frames[i + 1])
-        if np.hypot(*shift) > config.predict_shift_px:
-            guess = cur + shift
-            nxt, st1, _ = cv2.calcOpticalFlowPyrLK(
-                frames[i], frames[i + 1], cur, guess, flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk
-            )
-            back, st2, _ = cv2.calcOpticalFlowPyrLK(
-                frames[i + 1], frames[i], nxt, nxt - shift, flags=cv2.OPTFLOW_USE_INITIAL_FLOW, **lk
-            )
-        else:
-            nxt, st1, _ = cv2.calcOpticalFlowPyrLK(frames[i], frames[i + 1], cur, None, **lk)
-            back, st2, _ = cv2.calcOpticalFlowPyrLK(frames[i + 1], frames[i], nxt, None, **lk)
-        inside = (nxt[:, 0, 0] >= 0) & (nxt[:, 0, 0] < w) & (nxt[:, 0, 1] >= 0) & (nxt[:, 0, 1] < h)
+        predict = bool(np.hypot(*shift) > config.predict_shift_px)
+        flags = cv2.OPTFLOW_USE_INITIAL_FLOW if predict else 0
+        nxt, st1, _ = cv2.calcOpticalFlowPyrLK(
+            frames[i], frames[i + 1], cur, cur + shift if predict else None, flags=flags, **lk
+        )
+        back, st2, _ = cv2.calcOpticalFlowPyrLK(
+            frames[i + 1], frames[i], nxt, nxt - shift if predict else None, flags=flags, **lk
+        )
+        inside = _in_view(nxt[:, 0], w, h)
         # where a track was lost (its position is arbitrary), whether it left the view is judged by where
         # the frames' dominant shift takes it
-        at = np.where(st1[:, :1] == 1, nxt[:, 0], cur[:, 0] + shift)
-        leaving = alive & ~((at[:, 0] >= 0) & (at[:, 0] < w) & (at[:, 1] >= 0) & (at[:, 1] < h))
+        leaving = alive & ~np.where(st1[:, 0] == 1, inside, _in_view(cur[:, 0] + shift, w, h))
         if i > start and (left_view | leaving).sum() > config.max_left_view * len(pts):
             end = i  # this step would take too many tracks out of the view: the window ends before it
             break
