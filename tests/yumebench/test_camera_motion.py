@@ -145,8 +145,7 @@ def test_a_translating_segment_decomposes_each_window_past_a_crossing_object():
     windows = [cm._Window(*_crossing_window(k), 8, 8 * k, "moving", CENTER[1]) for k in range(4)]
     estimator = cm.OpenCVMotionEstimator()
     decision = estimator._decide(windows, WIDTH, CENTER)
-    fov = math.degrees(2 * math.atan(WIDTH / 2 / CROSSING_FOCAL))
-    motion = estimator._motion(windows, decision, CROSSING_FOCAL, CENTER, fov)
+    motion = estimator._motion(windows, decision, CROSSING_FOCAL, CENTER, cm._fov_of(CROSSING_FOCAL, WIDTH))
     assert decision["decision"] == "translation"
     assert [p.kind for p in motion.pairs] == ["translation"] * 4
     assert max(_degrees_off(p.direction) for p in motion.pairs) < 2.0, [p.direction for p in motion.pairs]
@@ -610,7 +609,7 @@ def test_a_fast_slide_is_tracked_and_its_window_ends_before_half_the_tracks_leav
     error = np.hypot(p2[:, 0] - p1[:, 0] + 150, p2[:, 1] - p1[:, 1])
     assert np.median(error) < 0.05 and np.percentile(error, 90) < 0.2
     assert p1[:, 0].min() >= 150 - 1  # the tracks kept are those still in view at frame 3
-    p1, _, _, end = cm.track_window(grey, 0, 8, replace(config, predict_shift_px=math.inf, max_left_view=1.0))
+    p1, *_ = cm.track_window(grey, 0, 8, replace(config, predict_shift_px=math.inf, max_left_view=1.0))
     assert len(p1) < 20
 
 
