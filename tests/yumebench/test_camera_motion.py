@@ -625,3 +625,36 @@ def test_windows_that_end_early_still_tile_the_segment():
     for w in windows:
         assert w.kind == "moving"
         assert abs(np.median(w.p2[:, 0] - w.p1[:, 0]) + 50 * w.frames) < 0.05
+
+
+def _sparse_windows(seed: int, tracks: int, wobble_px: float = 0.0) -> list:
+    """A turn of 0.8 deg/frame right and 0.3 down over points at 1 km (a sky with a few clouds): four
+    8-frame windows of ``tracks`` tracks each, too few for an essential matrix, with 0.1 px noise and,
+    with ``wobble_px``, each track moved on its own by that much (nothing rigid)."""
+    rng = np.random.default_rng(seed)
+    windows = []
+    for k in range(4):
+        pts = _scene(rng, tracks, depth=(1000.0, 1000.0))
+        p1, p2 = _views(pts, _per_frame(0.8, -0.3), np.zeros(3), 8, 230.0, 0.1, rng)
+        p2 = p2 + rng.normal(0, wobble_px, p2.shape)
+        windows.append(cm._Window(p1, p2, 8, 8 * k, "unknown", CENTER[1]))
+    return windows
+
+
+def test_a_turn_with_few_tracks_per_window_is_a_turn_and_few_unrelated_tracks_stay_undetermined():
+    """Known answer: 6 tracks per window cannot show a translation but do measure a turn; the segment
+    is a rotation with the turn's sign and rate, its windows relabelled moving. The same windows with
+    each track moved 3 px on its own, or with 4 tracks each, stay undetermined."""
+    estimator = cm.OpenCVMotionEstimator()
+    windows = _sparse_windows(0, 6)
+    assert estimator._decide(windows, WIDTH, CENTER)["decision"] == "undetermined"
+    relabelled, decision = estimator._sparse_turn(windows, WIDTH, CENTER)
+    assert decision["decision"] == "rotation" and not decision["calibrated"]
+    assert [w.kind for w in relabelled] == ["moving"] * 4
+    fov = cm._fov_of(230.0, WIDTH)
+    motion = estimator._motion(relabelled, decision, 230.0, CENTER, fov)
+    assert motion.decision == "rotation"
+    assert motion.yaw_deg_per_frame == pytest.approx(0.8, abs=0.05)
+    assert motion.pitch_deg_per_frame == pytest.approx(-0.3, abs=0.05)
+    assert estimator._sparse_turn(_sparse_windows(0, 6, wobble_px=3.0), WIDTH, CENTER) is None
+    assert estimator._sparse_turn(_sparse_windows(0, 4), WIDTH, CENTER) is None

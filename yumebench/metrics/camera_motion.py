@@ -136,6 +136,12 @@ class MotionConfig:
     # Deciding with it too: 736 (4 pure turns read as translation: the tighter fit leaves less noise).
     pose_inlier_px: float = 0.3
     max_unknown_fraction: float = 0.5  # more windows without evidence than this: undetermined
+    # A segment left undetermined because its windows hold fewer than min_points tracks (a turn over a
+    # mostly blank sky starts windows with 5-11 corners) is a turn where enough windows hold at least
+    # min_turn_points tracks and one rotation per window leaves each one's median track within
+    # max_sparse_turn_px (_sparse_turn). Tuning seeds: 2 such turns put right, nothing else changed.
+    min_turn_points: int = 5
+    max_sparse_turn_px: float = 0.5
     # the joint fit also refines its best motion with the sideways step mirrored (the bas-relief twin):
     # tuning seeds 538 -> 544 of 576 (6 put right, none put wrong); test seeds 539 -> 541 (3 put right,
     # 1 put wrong)
@@ -713,6 +719,16 @@ def _undistorted(w: _Window, barrel: float, center: tuple[float, float], width: 
     )
 
 
+def _window_kind(p1: np.ndarray, p2: np.ndarray, frames: int, min_points: int, static_flow_px: float) -> str:
+    """unknown (fewer than ``min_points`` tracks), static (median track motion below ``static_flow_px``
+    per frame) or moving."""
+    if len(p1) < min_points:
+        return "unknown"
+    if np.median(np.linalg.norm(p2 - p1, axis=1)) < static_flow_px * frames:
+        return "static"
+    return "moving"
+
+
 def _fov_of(focal: float, width: int) -> float:
     return math.degrees(2.0 * math.atan(width / 2.0 / focal))
 
@@ -761,12 +777,7 @@ class OpenCVMotionEstimator:
         b = start
         while b < end - 1:
             p1, p2, tensors, e = track_window(grey, b, min(b + c.step, end - 1), c)
-            if len(p1) < c.min_points:
-                kind = "unknown"
-            elif np.median(np.linalg.norm(p2 - p1, axis=1)) < c.static_flow_px * (e - b):
-                kind = "static"
-            else:
-                kind = "moving"
+            kind = _window_kind(p1, p2, e - b, c.min_points, c.static_flow_px)
             out.append(_Window(p1, p2, e - b, b, kind, (grey.tracking[b].shape[0] - 1) / 2, track_covariance(tensors)))
             b = e
         return out
@@ -779,6 +790,9 @@ class OpenCVMotionEstimator:
         center = ((width - 1) / 2, (height - 1) / 2)
         per_segment = [self.windows(grey, s, e) for s, e in segments]
         decisions = [self._decide(w, width, center) for w in per_segment]
+        for i, d in enumerate(decisions):
+            if d["decision"] == "undetermined" and (turn := self._sparse_turn(per_segment[i], width, center)):
+                per_segment[i], decisions[i] = turn
         calibrating = [d for d in decisions if d["decision"] == "rotation" and d["calibrated"]]
         calibrations = [d["fov"] for d in calibrating]
         # A camera keeps its lens: the translating segments take the lens of the turns that set the video's
@@ -964,6 +978,37 @@ class OpenCVMotionEstimator:
         undistorted = [_undistorted(w, barrel, center, width) for w in moving]
         lens = self._evidence(undistorted, float(found.x[0]), width, center)
         return {**lens, "barrel": barrel} if lens["decision"] == "rotation" else decision
+
+    def _sparse_turn(
+        self, windows: list[_Window], width: int, center: tuple[float, float]
+    ) -> tuple[list[_Window], dict] | None:
+        """An undetermined segment read as a turn from windows with too few tracks for an essential matrix
+        but enough for a rotation (3 degrees of freedom): where the windows with at least
+        ``min_turn_points`` tracks are as many as a decision needs, some of them move, and one rotation
+        per window at one focal length leaves each moving window's median track within
+        ``max_sparse_turn_px``. So few tracks cannot show a translation; the rotation is the model that
+        explains them with the fewest parameters. The windows relabelled and the decision (uncalibrated:
+        the segment takes the video's FOV), or None: the segment stays undetermined."""
+        c = self.config
+        relabelled = [
+            replace(w, kind=_window_kind(w.p1, w.p2, w.frames, c.min_turn_points, c.static_flow_px))
+            if w.kind == "unknown"
+            else w
+            for w in windows
+        ]
+        known = [w for w in relabelled if w.kind != "unknown"]
+        moving = [w for w in known if w.kind == "moving"]
+        if not moving or len(known) < (1 - c.max_unknown_fraction) * len(windows):
+            return None
+
+        def worst_window_px(fov: float) -> float:
+            f = _focal_of(fov, width)
+            return max(float(np.median(rotation_transfer(w.p1, w.p2, f, center)[1])) for w in moving)
+
+        fov = min(c.fov_candidates, key=worst_window_px)
+        if worst_window_px(fov) > c.max_sparse_turn_px:
+            return None
+        return relabelled, {"decision": "rotation", "fov": fov, **_NO_EVIDENCE}
 
     def _evidence(self, moving: list[_Window], fov: float, width: int, center: tuple[float, float]) -> dict:
         """The GRIC comparison of the rotation-only model and the essential matrix over the moving

@@ -173,7 +173,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "17"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "18"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -191,7 +191,8 @@ class InstructionFollowing(Dimension):
     # frames' dominant shift, and a window ends before half its tracks leave the view (turns of about 7
     # deg/frame and faster were mostly undetermined); 17: a translating segment's windows are decomposed from
     # an essential matrix fitted at a 0.3 px inlier threshold (graph-cut RANSAC), not MAGSAC++'s 1 px,
-    # which a fifth of the tracks on a moving object pulled to a compromise
+    # which a fifth of the tracks on a moving object pulled to a compromise; 18: a segment whose windows hold
+    # too few tracks for an essential matrix (5-11) is a turn where one rotation per window explains them
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
