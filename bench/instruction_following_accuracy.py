@@ -40,7 +40,7 @@ def _video(args: tuple) -> tuple[str, dict]:
         panoramas = load_panoramas(pano_dir) if pano_dir else None
         v = make_video(condition, seed, panoramas=panoramas, size=size)
         tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, frames=v.frames, meta=json.dumps({"segments": v.segments, "meta": v.meta}))
+        np.savez_compressed(tmp, frames=v.frames, c2w=v.c2w, meta=json.dumps({"segments": v.segments, "meta": v.meta}))
         tmp.replace(path)
     return condition, {"path": str(path)}
 

@@ -264,3 +264,41 @@ def test_fast_turns_are_measured_not_undetermined():
     for config in (MotionConfig(predict_shift_px=np.inf), MotionConfig(max_left_view=1.0)):
         results = score_video_segments(frames, truth, IFConfig(motion=config))
         assert [r["motion"]["decision"] for r in results] == ["undetermined"] * 3
+
+
+def _evidence_bench():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "bench" / "instruction_following_evidence.py"
+    spec = importlib.util.spec_from_file_location("instruction_following_evidence", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_true_essential_matrix_of_a_corpus_path_fits_its_exact_projections():
+    """Known answer: world points seen from two frames of a walker that strafes right while turning
+    right and tilting up lie exactly on the true essential matrix's epipolar lines (Sampson error ~0);
+    the same matrix for another frame pair does not fit them."""
+    bench = _evidence_bench()
+    c2w = walk_path([Action("D", "↑→")], 32, MotionSpeeds(0.06, 1.0, 0.5), 30.0, 5.0)
+    rng = np.random.default_rng(0)
+    in_view = np.column_stack([rng.uniform(-8, 8, 200), rng.uniform(-4, 4, 200), rng.uniform(4, 30, 200)])
+    world = (c2w[0][:3, 3, None] + c2w[0][:3, :3] @ in_view.T).T  # (200, 3), in front of frame 0
+    a, b = 3, 11
+
+    def normalised(frame: int) -> np.ndarray:
+        cam = (world - c2w[frame][:3, 3]) @ c2w[frame][:3, :3]  # world -> camera (OpenCV axes)
+        return cam[:, :2] / cam[:, 2:]
+
+    def sampson(e: np.ndarray) -> np.ndarray:
+        h1 = np.column_stack([normalised(a), np.ones(200)])
+        h2 = np.column_stack([normalised(b), np.ones(200)])
+        ex1, etx2 = h1 @ e.T, h2 @ e
+        return np.abs(np.sum(h2 * ex1, axis=1)) / np.sqrt(
+            ex1[:, 0] ** 2 + ex1[:, 1] ** 2 + etx2[:, 0] ** 2 + etx2[:, 1] ** 2
+        )
+
+    assert sampson(bench.true_essential(c2w, a, b)).max() < 1e-9
+    assert np.median(sampson(bench.true_essential(c2w, a, b + 8))) > 1e-3
