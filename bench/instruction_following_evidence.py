@@ -14,6 +14,9 @@ margin, the evidence is there and the estimator missed it (its focal length, its
 
     python bench/instruction_following_evidence.py --cache C --panoramas pano/ --conditions pano-night,pano-water
 
+The true motion is the corpus's smooth path at a pinhole: for the shake and barrel-lens conditions (the
+frames hold motion or distortion the path does not) its scores are not the truth.
+
 Reads the videos ``bench/instruction_following_accuracy.py`` cached (same ``--seeds`` and ``--videos``);
 a video cached without its camera path is made again to get it (rendering included).
 """
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -53,7 +55,7 @@ def segment_scores(frames: np.ndarray, c2w: np.ndarray, fov_deg: float, segments
     grey = cm.prepare_grey(frames, c.analysis_width, c.contrast_sigma_px)
     height, width = grey.tracking[0].shape
     center = ((width - 1) / 2, (height - 1) / 2)
-    focal = width / 2.0 / math.tan(math.radians(fov_deg) / 2.0)
+    focal = cm._focal_of(fov_deg, width)
     out = []
     for k, seg in enumerate(segments):
         if seg["keys"] == "None":
