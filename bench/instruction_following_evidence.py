@@ -34,13 +34,11 @@ import numpy as np
 SEED_BASE = {"tune": 1000, "test": 5000}
 
 
-def _skew(t: np.ndarray) -> np.ndarray:
-    return np.array([[0.0, -t[2], t[1]], [t[2], 0.0, -t[0]], [-t[1], t[0], 0.0]])
-
-
 def true_essential(c2w: np.ndarray, a: int, b: int) -> np.ndarray:
     """E = [t]x R with x2 ~ R x1 + t between the cameras of frames ``a`` and ``b`` (camera-to-world
     poses, OpenCV axes: x right, y down, z forward)."""
+    from yumebench.metrics.camera_motion import _skew
+
     r1, r2, c1, c2 = c2w[a][:3, :3], c2w[b][:3, :3], c2w[a][:3, 3], c2w[b][:3, 3]
     t = r2.T @ (c1 - c2)
     return _skew(t / (np.linalg.norm(t) + 1e-12)) @ (r2.T @ r1)
@@ -63,18 +61,16 @@ def segment_scores(frames: np.ndarray, c2w: np.ndarray, fov_deg: float, segments
         moving = [w for w in estimator.windows(grey, seg["start"], seg["end"]) if w.kind == "moving"]
         true_sum = fitted_sum = 0.0
         for w in moving:
-            fitted = cm.essential(w.p1, w.p2, focal, center, pose=False)
-            if fitted.matrix is None:
+            evidence = cm.window_evidence(w, focal, center, c.min_noise_px)  # the fitted matrix's, as decided
+            if evidence is None:
                 continue
+            fitted_score, sigma, rot = evidence
+            transfer = cm.mahalanobis(cm.rotation_residuals(w.p1, w.p2, rot, focal, center), w.cov)
             n1, n2 = (w.p1 - center) / focal, (w.p2 - center) / focal
-            _, vectors = cm.rotation_transfer(w.p1, w.p2, focal, center, vectors=True)
-            transfer = cm.mahalanobis(vectors, w.cov)
-            sampson_fitted = cm.sampson_with_covariance(fitted.matrix, n1, n2, w.cov, focal)
             e_true = true_essential(c2w, w.start, w.start + w.frames)
             sampson_true = cm.sampson_with_covariance(e_true, n1, n2, w.cov, focal)
             # one noise level for both, the estimator's: the tracks' noise is not a property of a model
-            sigma = max(float(np.median(sampson_fitted)) / cm.SAMPSON_MEDIAN, c.min_noise_px)
-            fitted_sum += cm.gric_difference(transfer, sampson_fitted, sigma)
+            fitted_sum += fitted_score
             true_sum += cm.gric_difference(transfer, sampson_true, sigma)
         tracks = max(1, sum(len(w.p1) for w in moving))
         out.append({"segment": k, "true": true_sum / tracks, "fitted": fitted_sum / tracks, "windows": len(moving)})

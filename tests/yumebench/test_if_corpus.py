@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("skimage", reason="the corpus's real photographs come from scikit-image")
 
 from yumebench.actions import Action  # noqa: E402
-from yumebench.metrics.camera_motion import MotionConfig, undistort_points  # noqa: E402
+from yumebench.metrics.camera_motion import MotionConfig, _sampson, undistort_points  # noqa: E402
 from yumebench.metrics.instruction_following import IFConfig, accuracy_tables, score_video_segments  # noqa: E402
 from yumebench.motion_corpus import (  # noqa: E402
     CONDITIONS,
@@ -293,12 +293,7 @@ def test_the_true_essential_matrix_of_a_corpus_path_fits_its_exact_projections()
         return cam[:, :2] / cam[:, 2:]
 
     def sampson(e: np.ndarray) -> np.ndarray:
-        h1 = np.column_stack([normalised(a), np.ones(200)])
-        h2 = np.column_stack([normalised(b), np.ones(200)])
-        ex1, etx2 = h1 @ e.T, h2 @ e
-        return np.abs(np.sum(h2 * ex1, axis=1)) / np.sqrt(
-            ex1[:, 0] ** 2 + ex1[:, 1] ** 2 + etx2[:, 0] ** 2 + etx2[:, 1] ** 2
-        )
+        return _sampson(e, normalised(a), normalised(b))
 
     assert sampson(bench.true_essential(c2w, a, b)).max() < 1e-9
     assert np.median(sampson(bench.true_essential(c2w, a, b + 8))) > 1e-3

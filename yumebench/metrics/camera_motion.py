@@ -1002,12 +1002,12 @@ class OpenCVMotionEstimator:
         if not moving or len(known) < (1 - c.max_unknown_fraction) * len(windows):
             return None
 
-        def worst_window_px(fov: float) -> float:
-            f = _focal_of(fov, width)
-            return max(float(np.median(rotation_transfer(w.p1, w.p2, f, center)[1])) for w in moving)
-
-        fov = min(c.fov_candidates, key=worst_window_px)
-        if worst_window_px(fov) > c.max_sparse_turn_px:
+        worst_window_px = {
+            fov: max(float(np.median(rotation_transfer(w.p1, w.p2, _focal_of(fov, width), center)[1])) for w in moving)
+            for fov in c.fov_candidates
+        }
+        fov = min(worst_window_px, key=worst_window_px.get)
+        if worst_window_px[fov] > c.max_sparse_turn_px:
             return None
         return relabelled, {"decision": "rotation", "fov": fov, **_NO_EVIDENCE}
 
