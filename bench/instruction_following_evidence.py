@@ -12,6 +12,10 @@ the tracks better than a rotation: a segment read as a turn there is lost to mis
 sideways step seen only on a distant horizon), not to the decision rule. Where ``true`` is above the
 margin, the evidence is there and the estimator missed it (its focal length, its fit).
 
+A table per condition closes the report: its segments, those read right, the misses by verdict, and
+the ceiling, the share of segments left once those with no evidence of their step are counted as lost:
+what any decision rule could reach on these tracks.
+
     python bench/instruction_following_evidence.py --cache C --panoramas pano/ --conditions pano-night,pano-water
 
 The true motion is the corpus's smooth path at a pinhole: for the shake and barrel-lens conditions (the
@@ -25,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
@@ -77,6 +82,19 @@ def segment_scores(frames: np.ndarray, c2w: np.ndarray, fov_deg: float, segments
     return out
 
 
+def verdict(row: dict, margin: float) -> str:
+    """Why a segment (a row of ``_video``) was read right or wrong, from its GRIC scores."""
+    if row["correct"]:
+        return "read right"
+    if row["true"] is None:
+        return "no step commanded"
+    if row["decision"] != "translation" and max(row["true"], row["fitted"]) <= margin:
+        return "no evidence of the step"
+    if row["decision"] != "translation":
+        return "evidence missed"
+    return "translating, motion wrong"
+
+
 def _video(args: tuple) -> list[dict]:
     path, pano_dir = args
     from yumebench.metrics.instruction_following import IFConfig, score_video_segments
@@ -90,11 +108,13 @@ def _video(args: tuple) -> list[dict]:
         condition, seed = Path(path).stem.rsplit("-", 1)
         c2w = make_video(condition, int(seed), panoramas=load_panoramas(pano_dir) if pano_dir else None).c2w
     results = score_video_segments(frames, info["segments"], IFConfig())
-    rows = segment_scores(frames, c2w, info["meta"]["fov_deg"], info["segments"])
+    scored = {row["segment"]: row for row in segment_scores(frames, c2w, info["meta"]["fov_deg"], info["segments"])}
+    rows = [scored.get(k, {"segment": k, "true": None, "fitted": None}) for k in range(len(info["segments"]))]
     for row in rows:
         r, truth = results[row["segment"]], info["segments"][row["segment"]]
         row.update(
             video=Path(path).stem,
+            condition=Path(path).stem.rsplit("-", 1)[0],
             truth=f"{truth['keys']},{truth['mouse']}",
             read=f"{r['predicted']['keys']},{r['predicted']['mouse']}",
             decision=r["motion"]["decision"],
@@ -131,26 +151,42 @@ def main() -> None:
             rows = [row for rows in pool.map(_video, jobs) for row in rows]
     except ValueError as e:  # a pano-* video cached without its camera path, and no --panoramas to remake it
         raise SystemExit(f"{e} (pass --panoramas)") from None
-    verdicts: dict[str, int] = {}
+    for row in rows:
+        row["verdict"] = verdict(row, margin)
+    stepping = [row for row in rows if row["true"] is not None]
     print(f"GRIC score per track vs the rotation-only model at the true focal; translation above {margin}")
     print(f"{'segment':<34} {'truth':<10} {'read':<10} {'decision':<12} {'true':>7} {'fitted':>7}  verdict")
-    for row in rows:
+    for row in stepping:
         if row["correct"] and not args.all:
             continue
-        if row["correct"]:
-            verdict = "read right"
-        elif row["decision"] != "translation" and max(row["true"], row["fitted"]) <= margin:
-            verdict = "no evidence of the step"
-        elif row["decision"] != "translation":
-            verdict = "evidence missed"
-        else:
-            verdict = "translating, motion wrong"
-        verdicts[verdict] = verdicts.get(verdict, 0) + 1
         print(
             f"{row['video'] + '/' + str(row['segment']):<34} {row['truth']:<10} {row['read']:<10} "
-            f"{row['decision']:<12} {row['true']:+7.2f} {row['fitted']:+7.2f}  {verdict}"
+            f"{row['decision']:<12} {row['true']:+7.2f} {row['fitted']:+7.2f}  {row['verdict']}"
         )
-    print(f"{len(rows)} stepping segments; " + ", ".join(f"{k}: {v}" for k, v in sorted(verdicts.items())))
+    counts = Counter(row["verdict"] for row in stepping if not row["correct"])
+    print(f"{len(stepping)} stepping segments; " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
+    print()
+    print(ceiling_table(rows))
+
+
+_VERDICTS = ("no evidence of the step", "evidence missed", "translating, motion wrong", "no step commanded")
+
+
+def ceiling_table(rows: list[dict]) -> str:
+    """Per condition: segments, read right, the misses by verdict, and the ceiling (the share of
+    segments not lost to missing evidence)."""
+    heads = ("no evidence", "missed", "motion wrong", "no step")
+    lines = [f"{'condition':<24} {'n':>4} {'right':>6} " + " ".join(f"{h:>12}" for h in heads) + f" {'ceiling':>8}"]
+    for condition in sorted({row["condition"] for row in rows}):
+        own = [row for row in rows if row["condition"] == condition]
+        counts = Counter(row["verdict"] for row in own)
+        ceiling = 1.0 - counts["no evidence of the step"] / len(own)
+        lines.append(
+            f"{condition:<24} {len(own):>4} {counts['read right']:>6} "
+            + " ".join(f"{counts[v]:>12}" for v in _VERDICTS)
+            + f" {ceiling:>8.3f}"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

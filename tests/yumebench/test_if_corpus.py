@@ -297,3 +297,33 @@ def test_the_true_essential_matrix_of_a_corpus_path_fits_its_exact_projections()
 
     assert sampson(bench.true_essential(c2w, a, b)).max() < 1e-9
     assert np.median(sampson(bench.true_essential(c2w, a, b + 8))) > 1e-3
+
+
+def test_the_evidence_ceiling_counts_only_misses_whose_tracks_carry_no_step():
+    """Known answer: of five segments of one condition, one is read right, one read as a turn whose
+    true and fitted motions both score below the margin (no evidence: lost to any rule), one read as a
+    turn where the true motion scores above it (evidence missed), one read as a wrong translation and
+    one without a step read wrong; only the second lowers the ceiling: 4 of 5."""
+    bench = _evidence_bench()
+
+    def row(correct, decision, true=None, fitted=None):
+        return {"condition": "c", "correct": correct, "decision": decision, "true": true, "fitted": fitted}
+
+    rows = [
+        row(True, "translation", 0.9, 0.8),
+        row(False, "rotation", -0.5, 0.1),
+        row(False, "rotation", 0.5, 0.0),
+        row(False, "translation", 0.7, 0.9),
+        row(False, "translation"),
+    ]
+    for r in rows:
+        r["verdict"] = bench.verdict(r, 0.1)
+    assert [r["verdict"] for r in rows] == [
+        "read right",
+        "no evidence of the step",
+        "evidence missed",
+        "translating, motion wrong",
+        "no step commanded",
+    ]
+    line = bench.ceiling_table(rows).splitlines()[1].split()
+    assert line == ["c", "5", "1", "1", "1", "1", "1", "0.800"]
