@@ -14,7 +14,9 @@ code, from material the project did not make:
   nearest-neighbour texture sampling, night, animated water, views pitched +-45 deg, objects crossing
   the view, handheld shake, slow turns, blur / noise / H.264 compression, and a lens with barrel
   distortion (wide and action cameras), under which no rotation maps one view onto the next; and
-  turns of 3-10 deg/frame (a car turning a corner at 10 fps), which an 8-frame window turns past.
+  turns of 3-10 deg/frame (a car turning a corner at 10 fps), which an 8-frame window turns past;
+- a smooth non-rigid wobble (``Wobble``): the metric's real input is generated video, whose worlds are
+  never quite rigid.
 
 Truth comes from the exact smooth camera path (before shake) through the shared decoder
 (``yumebench.poses.decode_action_labels`` with the scale-free ``direction`` rule and the published
@@ -684,9 +686,50 @@ def h264_roundtrip(frames: np.ndarray, crf: int = 32) -> np.ndarray:
     return decoded[:, : frames.shape[1], : frames.shape[2]]
 
 
+@dataclass
+class Wobble:
+    """A smooth displacement field that drifts over time: the non-rigid wobble of generated video, whose
+    worlds are never quite rigid. Per image axis, a sum of plane waves of 0.5-2 cycles across the frame,
+    each of ``amplitudes`` (px), drifting with a period of ``periods`` (frames)."""
+
+    waves: np.ndarray  # (K, 6): axis (0 x, 1 y), cycles across x, cycles across y, phase, period, amplitude
+
+    @classmethod
+    def draw(cls, rng: np.random.Generator, width: int, amplitude_frac=(0.001, 0.003), periods=(16.0, 64.0)):
+        rows = []
+        for axis in (0, 1):
+            for _ in range(2):
+                cycles = rng.uniform(0.5, 2.0, 2) * rng.choice([-1.0, 1.0], 2)
+                amplitude = rng.uniform(*amplitude_frac) * width
+                rows.append([axis, *cycles, rng.uniform(0, 2 * np.pi), rng.uniform(*periods), amplitude])
+        return cls(np.array(rows))
+
+    def field(self, height: int, width: int, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        """(dx, dy) in pixels at every pixel of ``frame``."""
+        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        d = [np.zeros((height, width), np.float32), np.zeros((height, width), np.float32)]
+        for axis, cx, cy, phase, period, amplitude in self.waves:
+            arg = 2 * np.pi * (cx * xx / width + cy * yy / height + frame / period) + phase
+            d[int(axis)] += np.float32(amplitude) * np.sin(arg).astype(np.float32)
+        return d[0], d[1]
+
+    def apply(self, frames: np.ndarray) -> np.ndarray:
+        import cv2
+
+        h, w = frames.shape[1:3]
+        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        out = []
+        for i, frame in enumerate(frames):
+            dx, dy = self.field(h, w, i)
+            out.append(cv2.remap(frame, xx + dx, yy + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
+        return np.stack(out)
+
+
 def degrade(frames: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     import cv2
 
+    if kind == "wobble":
+        return Wobble.draw(rng, frames.shape[2]).apply(frames)
     if kind == "blur":
         sigma = rng.uniform(1.0, 2.0) * frames.shape[2] / 640
         return np.stack([cv2.GaussianBlur(f, (0, 0), sigma) for f in frames])
@@ -962,6 +1005,8 @@ CONDITIONS: dict[str, ConditionSpec] = {
     "street-h264": _spec("degraded", MID, _street, degradation="compression"),
     "street-flicker": _spec("degraded", MID, _street, degradation="flicker"),
     "street-distorted": _spec("distorted", MID, _street, barrel=(0.05, 0.3), desc="barrel lens distortion"),
+    # generated video is never quite rigid: a smooth wobble of 0.3-1 px per wave (four waves) at 320x180
+    "street-wobble": _spec("wobble", MID, _street, degradation="wobble", desc="smooth non-rigid wobble"),
     "static": _spec("static", MID, _static, desc="camera at rest, H.264"),
     "static-objects": _spec("static", MID, _static, objects=3, desc="camera at rest, objects crossing"),
     "textureless": _spec("undetermined", MID, _textureless, desc="sky only or black: no evidence"),
@@ -981,5 +1026,8 @@ CONDITIONS: dict[str, ConditionSpec] = {
         "distorted", MID, _pano, True, proxy=False, pool=PURE_ROTATIONS, barrel=(0.05, 0.3), desc="exact rotations"
     ),
     "pano-objects": _spec("pano", MID, _pano, True, objects=3),
+    "pano-rotation-wobble": _spec(
+        "wobble", MID, _pano, True, proxy=False, pool=PURE_ROTATIONS, degradation="wobble", desc="exact rotations"
+    ),
     "pano-static": _spec("static", MID, _static, True, use_pano=True),
 }

@@ -16,6 +16,7 @@ from yumebench.motion_corpus import (  # noqa: E402
     CameraModel,
     MotionSpeeds,
     Texture,
+    Wobble,
     _render,
     make_video,
     real_photos,
@@ -327,3 +328,21 @@ def test_the_evidence_ceiling_counts_only_misses_whose_tracks_carry_no_step():
     ]
     line = bench.ceiling_table(rows).splitlines()[1].split()
     assert line == ["c", "5", "1", "1", "1", "1", "1", "0.800"]
+
+
+def test_a_wobble_moves_each_pixel_by_its_field_and_repeats_with_its_period():
+    """Known answer: one horizontal wave of 2 px, one cycle across the frame, a period of 16 frames. A
+    horizontal ramp (value = column) warped by it reads column + dx at each interior pixel, nothing
+    moves vertically, and frame 16 is frame 0 again; a drawn wobble keeps each wave within its range."""
+    wave = Wobble(np.array([[0, 1.0, 0.0, 0.0, 16.0, 2.0]]))
+    h, w = 24, 64
+    ramp = np.tile(np.arange(w, dtype=np.float32), (h, 1))
+    frames = np.stack([ramp] * 17)
+    warped = wave.apply(frames)
+    dx, dy = wave.field(h, w, 5)
+    assert np.abs(dy).max() == 0 and np.abs(dx).max() == pytest.approx(2.0, abs=0.01)
+    inner = slice(4, w - 4)
+    assert np.abs(warped[5][:, inner] - (ramp + dx)[:, inner]).max() < 1e-3
+    assert np.abs(warped[16] - warped[0]).max() < 1e-3 and np.abs(warped[4] - warped[0]).max() > 1.0
+    drawn = Wobble.draw(np.random.default_rng(0), 320)
+    assert len(drawn.waves) == 4 and np.all((drawn.waves[:, 5] >= 0.32) & (drawn.waves[:, 5] <= 0.96))
