@@ -658,3 +658,44 @@ def test_a_turn_with_few_tracks_per_window_is_a_turn_and_few_unrelated_tracks_st
     assert motion.pitch_deg_per_frame == pytest.approx(-0.3, abs=0.05)
     assert estimator._sparse_turn(_sparse_windows(0, 6, wobble_px=3.0), WIDTH, CENTER) is None
     assert estimator._sparse_turn(_sparse_windows(0, 4), WIDTH, CENTER) is None
+
+
+def _walker_windows(params: np.ndarray, points: np.ndarray, focal: float, displacement=None) -> list:
+    """Three 8-frame windows of tracks of world ``points`` seen by the walker ``params`` (its unit step
+    per frame), each window's tracks starting where the previous window's end; ``displacement(k, p)``
+    (pixels) is added to the tracks' positions at window boundary k (a scene that deforms)."""
+    rot, pos = cm.walker_poses(params, np.array([0, 8, 16, 24]))
+    views = []
+    for k in range(4):
+        cam = (points - pos[k]) @ rot[k]  # world -> camera k (c2w rotation)
+        p = _project(cam, focal)
+        views.append(p + (displacement(k, p) if displacement else 0.0))
+    return [cm._Window(views[k], views[k + 1], 8, 8 * k, "moving", CENTER[1]) for k in range(3)]
+
+
+def test_depths_carry_over_between_windows_of_a_rigid_walk_and_not_under_a_wobble():
+    """Known answers. A walker stepping right while turning left through a rigid scene: each window's
+    depths predict the next window's tracks almost exactly (ratio to the rotation's error near 0). A pure
+    turn whose view wobbles sideways by 1 px with the wobble's sign flipping from one window boundary to
+    the next, read as a sideways walker (which absorbs each window's wobble as depth): the carried-over
+    depths predict the next window's tracks about twice as badly as the rotation alone (ratio near 2),
+    above the estimator's limit."""
+    focal = 230.0
+    walker = np.array([0.0, math.radians(-0.5), 0.0, math.radians(90.0)])
+    rng = np.random.default_rng(3)
+    points = _scene(rng, depth=(30.0, 600.0), focal=focal)  # the step is 1 unit per frame
+    rigid = _walker_windows(walker, points, focal)
+    assert cm.depth_consistency(rigid, walker, focal, CENTER) < 0.05
+
+    turning = np.array([0.0, math.radians(-0.5), 0.0, 0.0])
+    far = _scene(rng, depth=(1e6, 2e6), focal=focal)  # at infinity: no parallax, a pure turn
+
+    def wobble(k: int, p: np.ndarray) -> np.ndarray:
+        dx = np.sin(2 * np.pi * 1.3 * p[:, 0] / WIDTH + 0.4) * (-1.0) ** k
+        return np.column_stack([dx, np.zeros(len(p))])
+
+    wobbling = _walker_windows(turning, far, focal, wobble)
+    ratio = cm.depth_consistency(wobbling, walker, focal, CENTER)
+    assert ratio > cm.MotionConfig().max_depth_inconsistency
+    assert ratio == pytest.approx(2.0, abs=0.3)
+    assert cm.depth_consistency(wobbling[:1], walker, focal, CENTER) is None  # no pair of windows

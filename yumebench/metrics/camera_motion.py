@@ -143,6 +143,14 @@ class MotionConfig:
     # else changed); test seeds unchanged (their undetermined segments have fewer than 5 tracks).
     min_turn_points: int = 5
     max_sparse_turn_px: float = 0.5
+    # A translating segment is a rotation where the depths its walker gives one window's tracks predict
+    # the next window's tracks worse than the rotation alone does, by the factor max_depth_inconsistency
+    # (median over consecutive windows, depth_consistency): a static scene keeps its depths, the smooth
+    # wobble of a generated world (which an essential matrix with a depth per track absorbs) does not.
+    # Tuning seeds (633 segments): pure turns under wobble 1.11-1.77, the 389 translations read right
+    # 0.01-1.94 (5 above 1.0: crossing objects and water); 1.3 put 6 wobbling turns right and 1 walk past
+    # a crossing object wrong; 0.75: 7 right, 9 wrong.
+    max_depth_inconsistency: float = 1.3
     # the joint fit also refines its best motion with the sideways step mirrored (the bas-relief twin):
     # tuning seeds 538 -> 544 of 576 (6 put right, none put wrong); test seeds 539 -> 541 (3 put right,
     # 1 put wrong)
@@ -210,6 +218,9 @@ class SegmentMotion:
     # share of the tracks the rotation left out that point along one translation's flow
     # (coherent_translation_share), where GRIC alone read a rotation and enough tracks were left out; else 0
     coherent_share: float = 0.0
+    # the walker's depths of one window predicting the next window's tracks, over the rotation's error
+    # (depth_consistency); None where not measured (no walker, shake, too few matched tracks)
+    depth_consistency: float | None = None
     tracks: dict | None = field(default=None, repr=False)  # one window's tracks, in video pixels
     walker_fit: WalkerFit | None = field(default=None, repr=False)  # the joint fit of a translating segment
 
@@ -820,7 +831,27 @@ class OpenCVMotionEstimator:
             out.append(motion)
         if c.walker_focal and not calibrations:
             out = self._walker_focal(per_segment, decisions, out, video_fov, width, center)
-        return out
+        return [
+            self._depth_checked(windows, d, m, width, center)
+            for windows, d, m in zip(per_segment, decisions, out, strict=True)
+        ]
+
+    def _depth_checked(
+        self, windows: list[_Window], d: dict, motion: SegmentMotion, width: int, center: tuple[float, float]
+    ) -> SegmentMotion:
+        """A translating segment whose walker's depths do not carry over from one window to the next
+        (``depth_consistency`` at or above ``max_depth_inconsistency``) is a rotation: the parallax its
+        windows showed was the scene deforming, not the camera stepping. (A segment fitted with shake is
+        left as it is: the walker alone does not give its windows' motion.)"""
+        fit = motion.walker_fit
+        if motion.decision != "translation" or fit is None or fit.sigmas is None or fit.shake:
+            return motion
+        focal = _focal_of(motion.fov_deg, width)
+        consistency = depth_consistency([w for w in windows if w.start in fit.sigmas], fit.params, focal, center)
+        if consistency is None or consistency < self.config.max_depth_inconsistency:
+            return replace(motion, depth_consistency=consistency)
+        turn = self._motion(windows, {**d, "decision": "rotation"}, focal, center, motion.fov_deg)
+        return replace(turn, tracks=motion.tracks, depth_consistency=consistency)
 
     def _walker_focal(
         self,
@@ -1295,6 +1326,73 @@ def _relative(rot: np.ndarray, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return r, t / (np.linalg.norm(t, axis=-1, keepdims=True) + 1e-12)
 
 
+def _window_relatives(rot: np.ndarray, pos: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each of ``n`` windows' (R, unit t) from camera poses (..., 2n, 3, 3) and (..., 2n, 3): the
+    windows' first frames, then their last frames."""
+    first_rot_t = np.swapaxes(rot[..., :n, :, :], -1, -2)
+    moved = np.einsum("...ij,...j->...i", first_rot_t, pos[..., n:, :] - pos[..., :n, :])
+    return _relative(first_rot_t @ rot[..., n:, :, :], moved)
+
+
+def walker_window_motions(params: np.ndarray, windows: list) -> tuple[np.ndarray, np.ndarray]:
+    """Each window's (R (W, 3, 3), unit t (W, 3)), x2 ~ R x1 + t, under the walker ``params``."""
+    origin = min(w.start for w in windows)
+    first = np.array([w.start - origin for w in windows])
+    rot, pos = walker_poses(np.asarray(params, float)[:4], np.concatenate([first, first + [w.frames for w in windows]]))
+    return _window_relatives(rot, pos, len(windows))
+
+
+def inverse_depths(p1: np.ndarray, p2: np.ndarray, rot: np.ndarray, t: np.ndarray, focal: float, center) -> np.ndarray:
+    """Per track, the rho with x2 ~ R x1 + rho t that fits best (least squares on x2 x (R x1 + rho t) = 0):
+    the inverse depth at the first view, in units of the baseline."""
+    x1 = np.column_stack([(p1 - center) / focal, np.ones(len(p1))])
+    x2 = np.column_stack([(p2 - center) / focal, np.ones(len(p2))])
+    a = np.cross(x2, x1 @ rot.T)
+    b = np.cross(x2, np.broadcast_to(t, x2.shape))
+    return -np.sum(a * b, axis=1) / np.maximum(np.sum(b * b, axis=1), 1e-18)
+
+
+def depth_consistency(
+    windows: list,
+    params: np.ndarray,
+    focal: float,
+    center: tuple[float, float],
+    match_px: float = 2.0,
+    min_matches: int = 8,
+) -> float | None:
+    """Whether a translating segment's scene keeps its depths: for each pair of consecutive windows, the
+    tracks of the second that start where tracks of the first end (within ``match_px``, in the frame they
+    share) are predicted from the first's inverse depths (``inverse_depths``, scaled by the windows'
+    lengths: the walker moves at constant speed) and the second's walker motion; the median prediction
+    error over the median error of the second window's rotation-only fit on the same tracks. Below 1 the
+    depths carry over (a rigid scene); above it they predict worse than no translation at all (a smooth
+    wobble that each window's essential matrix absorbs with a depth per track, which changes from one
+    window to the next). The median over the pairs; None where no pair has ``min_matches`` tracks.
+    (Refining each window's rotation with its translation held, so that shake the walker does not span
+    would not count: tuning seeds 598 instead of 601 of 633; the rotation absorbs part of the wobble.)"""
+    from scipy.spatial import cKDTree
+
+    rotations, translations = walker_window_motions(params, windows)
+    ratios = []
+    for k in range(len(windows) - 1):
+        a, b = windows[k], windows[k + 1]
+        if a.start + a.frames != b.start or min(len(a.p2), len(b.p1)) < min_matches:
+            continue
+        distance, nearest = cKDTree(a.p2).query(b.p1)
+        matched = distance < match_px
+        if matched.sum() < min_matches:
+            continue
+        j = nearest[matched]
+        rho = inverse_depths(a.p1[j], a.p2[j], rotations[k], translations[k], focal, center) * b.frames / a.frames
+        x1 = np.column_stack([(b.p1[matched] - center) / focal, np.ones(matched.sum())])
+        moved = x1 @ rotations[k + 1].T + rho[:, None] * translations[k + 1]
+        predicted = moved[:, :2] / np.maximum(moved[:, 2:], 1e-6) * focal + np.asarray(center)
+        error = np.linalg.norm(predicted - b.p2[matched], axis=1)
+        _, rotation_error = rotation_transfer(b.p1, b.p2, focal, center)  # the window's own rotation
+        ratios.append(float(np.median(error) / max(float(np.median(rotation_error[matched])), 1e-9)))
+    return float(np.median(ratios)) if ratios else None
+
+
 def _capped(r: np.ndarray) -> float | np.ndarray:
     """Squared residuals capped at 3 sigma, summed over the last axis."""
     return np.minimum(r**2, 9.0).sum(-1)
@@ -1395,10 +1493,7 @@ def constant_motion_fit(
         if shaken:
             omega = x[..., walker_size:].reshape(*x.shape[:-1], len(frames_shaken), 3)
             rot = rot @ _rotation_matrices(omega)[..., at, :, :]
-        n = len(windows)
-        first_rot_t = np.swapaxes(rot[..., :n, :, :], -1, -2)
-        moved = np.einsum("...ij,...j->...i", first_rot_t, pos[..., n:, :] - pos[..., :n, :])
-        relative = _relative(first_rot_t @ rot[..., n:, :, :], moved)
+        relative = _window_relatives(rot, pos, len(windows))
         out = [fn(*relative, np.exp(x[..., 4])) if fit_focal else fn(*relative)]
         if fit_focal:
             out.append(x[..., 4:5] / FOCAL_PRIOR_LOG_SIGMA)

@@ -113,11 +113,16 @@ def score_segments(
                     "fov_deg": round(motion.fov_deg, 3),
                     "lens_barrel": round(getattr(motion, "barrel", 0.0), 4),
                     "coherent_parallax": round(getattr(motion, "coherent_share", 0.0), 4),
+                    "depth_consistency": _rounded(getattr(motion, "depth_consistency", None), 4),
                 },
                 "tracks": getattr(motion, "tracks", None),
             }
         )
     return out
+
+
+def _rounded(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
 
 
 def score_video_segments(frames: np.ndarray, segments: Sequence[dict], config: IFConfig | None = None) -> list[dict]:
@@ -173,7 +178,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "18"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "19"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -193,6 +198,8 @@ class InstructionFollowing(Dimension):
     # an essential matrix fitted at a 0.3 px inlier threshold (graph-cut RANSAC), not MAGSAC++'s 1 px,
     # which a fifth of the tracks on a moving object pulled to a compromise; 18: a segment whose windows hold
     # too few tracks for an essential matrix (5-11) is a turn where one rotation per window explains them
+    # 19: a translating segment whose walker's depths do not carry over from one window to the next is a
+    # rotation (the smooth wobble of a generated world is not a step: depth_consistency)
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
