@@ -175,6 +175,11 @@ def _segment_html(s: dict, by_index: dict[int, np.ndarray]) -> str:
             if motion.get("coherent_parallax")
             else ""
         )
+        + (
+            f"; next window from this one's depths {motion['depth_consistency']:.2f} x the rotation's error"
+            if motion.get("depth_consistency") is not None
+            else ""
+        )
     )
     wrong = [k for k, ok in s.get("components", {}).items() if not ok]
     return (
