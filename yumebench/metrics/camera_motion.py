@@ -148,8 +148,8 @@ class MotionConfig:
     # (median over consecutive windows, depth_consistency): a static scene keeps its depths, the smooth
     # wobble of a generated world (which an essential matrix with a depth per track absorbs) does not.
     # Tuning seeds (633 segments): pure turns under wobble 1.11-1.77, the 389 translations read right
-    # 0.01-1.94 (5 above 1.0: crossing objects and water); 1.3 put 6 wobbling turns right and 1 walk past
-    # a crossing object wrong; 0.75: 7 right, 9 wrong.
+    # 0.01-1.94 (7 above 1.0: crossing objects, water, a wobbling walk); 1.3 put 6 wobbling turns right and
+    # 1 walk past a crossing object wrong; 0.75: 7 right, 9 wrong.
     max_depth_inconsistency: float = 1.3
     # the joint fit also refines its best motion with the sideways step mirrored (the bas-relief twin):
     # tuning seeds 538 -> 544 of 576 (6 put right, none put wrong); test seeds 539 -> 541 (3 put right,
@@ -1334,11 +1334,15 @@ def _window_relatives(rot: np.ndarray, pos: np.ndarray, n: int) -> tuple[np.ndar
     return _relative(first_rot_t @ rot[..., n:, :, :], moved)
 
 
+def _window_offsets(windows: list) -> np.ndarray:
+    """The frames (from the first window's start) where the windows start, then where they end."""
+    first = np.array([w.start for w in windows]) - min(w.start for w in windows)
+    return np.concatenate([first, first + np.array([w.frames for w in windows])])
+
+
 def walker_window_motions(params: np.ndarray, windows: list) -> tuple[np.ndarray, np.ndarray]:
     """Each window's (R (W, 3, 3), unit t (W, 3)), x2 ~ R x1 + t, under the walker ``params``."""
-    origin = min(w.start for w in windows)
-    first = np.array([w.start - origin for w in windows])
-    rot, pos = walker_poses(np.asarray(params, float)[:4], np.concatenate([first, first + [w.frames for w in windows]]))
+    rot, pos = walker_poses(np.asarray(params, float)[:4], _window_offsets(windows))
     return _window_relatives(rot, pos, len(windows))
 
 
@@ -1480,8 +1484,7 @@ def constant_motion_fit(
 
     origin = min(w.start for w in windows)
     residuals = _epipolar_residuals(windows, sigmas, focal, center)
-    first = np.array([w.start - origin for w in windows])
-    offsets = np.concatenate([first, first + np.array([w.frames for w in windows])])
+    offsets = _window_offsets(windows)
     # the frames where a window starts or ends, each with its own shake rotation (windows do not overlap:
     # a window's first and last frame are neighbours in this list, so one is even and one is odd)
     frames_shaken, at = np.unique(offsets, return_inverse=True)
