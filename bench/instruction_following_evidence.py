@@ -42,11 +42,10 @@ SEED_BASE = {"tune": 1000, "test": 5000}
 def true_essential(c2w: np.ndarray, a: int, b: int) -> np.ndarray:
     """E = [t]x R with x2 ~ R x1 + t between the cameras of frames ``a`` and ``b`` (camera-to-world
     poses, OpenCV axes: x right, y down, z forward)."""
-    from yumebench.metrics.camera_motion import _skew
+    from yumebench.metrics.camera_motion import _skew, _window_relatives
 
-    r1, r2, c1, c2 = c2w[a][:3, :3], c2w[b][:3, :3], c2w[a][:3, 3], c2w[b][:3, 3]
-    t = r2.T @ (c1 - c2)
-    return _skew(t / (np.linalg.norm(t) + 1e-12)) @ (r2.T @ r1)
+    rot, t = _window_relatives(c2w[[a, b], :3, :3], c2w[[a, b], :3, 3], 1)  # one window, frame a to frame b
+    return _skew(t[0]) @ rot[0]
 
 
 def segment_scores(frames: np.ndarray, c2w: np.ndarray, fov_deg: float, segments: list[dict]) -> list[dict]:

@@ -689,8 +689,9 @@ def h264_roundtrip(frames: np.ndarray, crf: int = 32) -> np.ndarray:
 @dataclass
 class Wobble:
     """A smooth displacement field that drifts over time: the non-rigid wobble of generated video, whose
-    worlds are never quite rigid. Per image axis, a sum of plane waves of 0.5-2 cycles across the frame,
-    each of ``amplitudes`` (px), drifting with a period of ``periods`` (frames)."""
+    worlds are never quite rigid. Per image axis, a sum of plane waves (``waves``, one row each: its
+    cycles across the frame, phase, period in frames and amplitude in pixels); ``draw`` makes two per
+    axis of 0.5-2 cycles, an amplitude of ``amplitude_frac`` of the width and a period in ``periods``."""
 
     waves: np.ndarray  # (K, 6): axis (0 x, 1 y), cycles across x, cycles across y, phase, period, amplitude
 
@@ -706,7 +707,10 @@ class Wobble:
 
     def field(self, height: int, width: int, frame: int) -> tuple[np.ndarray, np.ndarray]:
         """(dx, dy) in pixels at every pixel of ``frame``."""
-        yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+        return self._field(*np.mgrid[0:height, 0:width].astype(np.float32), frame)
+
+    def _field(self, yy: np.ndarray, xx: np.ndarray, frame: int) -> tuple[np.ndarray, np.ndarray]:
+        height, width = yy.shape
         d = [np.zeros((height, width), np.float32), np.zeros((height, width), np.float32)]
         for axis, cx, cy, phase, period, amplitude in self.waves:
             arg = 2 * np.pi * (cx * xx / width + cy * yy / height + frame / period) + phase
@@ -716,11 +720,10 @@ class Wobble:
     def apply(self, frames: np.ndarray) -> np.ndarray:
         import cv2
 
-        h, w = frames.shape[1:3]
-        yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+        yy, xx = np.mgrid[0 : frames.shape[1], 0 : frames.shape[2]].astype(np.float32)  # once for all frames
         out = []
         for i, frame in enumerate(frames):
-            dx, dy = self.field(h, w, i)
+            dx, dy = self._field(yy, xx, i)
             out.append(cv2.remap(frame, xx + dx, yy + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT))
         return np.stack(out)
 
