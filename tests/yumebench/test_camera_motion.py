@@ -660,11 +660,14 @@ def test_a_turn_with_few_tracks_per_window_is_a_turn_and_few_unrelated_tracks_st
     assert estimator._sparse_turn(_sparse_windows(0, 4), WIDTH, CENTER) is None
 
 
-def _walker_windows(params: np.ndarray, points: np.ndarray, focal: float, displacement=None) -> list:
+def _walker_windows(params: np.ndarray, points: np.ndarray, focal: float, displacement=None, shake=None) -> list:
     """Three 8-frame windows of tracks of world ``points`` seen by the walker ``params`` (its unit step
     per frame), each window's tracks starting where the previous window's end; ``displacement(k, p)``
-    (pixels) is added to the tracks' positions at window boundary k (a scene that deforms)."""
+    (pixels) is added to the tracks' positions at window boundary k (a scene that deforms); ``shake``
+    (4, 3 rotation vectors) turns the camera at each window boundary on top of the walker."""
     rot, pos = cm.walker_poses(params, np.array([0, 8, 16, 24]))
+    if shake is not None:
+        rot = rot @ Rotation.from_rotvec(shake).as_matrix()
     views = []
     for k in range(4):
         cam = (points - pos[k]) @ rot[k]  # world -> camera k (c2w rotation)
@@ -699,3 +702,26 @@ def test_depths_carry_over_between_windows_of_a_rigid_walk_and_not_under_a_wobbl
     assert ratio > cm.MotionConfig().max_depth_inconsistency
     assert ratio == pytest.approx(2.0, abs=0.3)
     assert cm.depth_consistency(wobbling[:1], walker, focal, CENTER) is None  # no pair of windows
+
+
+def test_a_shaken_walk_keeps_its_depths_once_its_shake_is_fitted():
+    """A rigid walk through a far scene (little parallax), shaken by 0.5 deg per axis at each window
+    boundary: the walker's own windows' motions miss the shake, so the depths they carry over predict the
+    next window worse than a rotation alone (above the estimator's limit, where a walk is re-read as a
+    turn). With the shake's rotations, the true ones or those of a joint fit with shake, the depths carry
+    over as in a steady walk (near 0)."""
+    focal = 230.0
+    walker = np.array([0.0, math.radians(-0.5), 0.0, math.radians(90.0)])
+    rng = np.random.default_rng(5)
+    points = _scene(rng, depth=(100.0, 2000.0), focal=focal)
+    shake = np.radians(0.5) * rng.normal(size=(4, 3))
+    windows = _walker_windows(walker, points, focal, shake=shake)
+    limit = cm.MotionConfig().max_depth_inconsistency
+    assert cm.depth_consistency(windows, walker, focal, CENTER) > limit
+    assert cm.depth_consistency(windows, walker, focal, CENTER, shake=shake) < 0.05
+
+    candidates = [h for w in windows for h in cm.motion_hypotheses(w.p1, w.p2, w.frames, focal, CENTER)]
+    sigmas = [np.full(len(w.p1), 0.2) for w in windows]
+    fit = cm.constant_motion_fit(windows, sigmas, candidates, focal, CENTER, shake=True)
+    assert fit.shake and fit.shake_rotations.shape == (4, 3)
+    assert cm.depth_consistency(windows, fit.params, focal, CENTER, shake=fit.shake_rotations) < 0.05
