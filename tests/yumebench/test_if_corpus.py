@@ -267,12 +267,12 @@ def test_fast_turns_are_measured_not_undetermined():
         assert [r["motion"]["decision"] for r in results] == ["undetermined"] * 3
 
 
-def _evidence_bench():
+def _bench(name: str = "instruction_following_evidence"):
     import importlib.util
     from pathlib import Path
 
-    path = Path(__file__).parents[2] / "bench" / "instruction_following_evidence.py"
-    spec = importlib.util.spec_from_file_location("instruction_following_evidence", path)
+    path = Path(__file__).parents[2] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -282,7 +282,7 @@ def test_the_true_essential_matrix_of_a_corpus_path_fits_its_exact_projections()
     """Known answer: world points seen from two frames of a walker that strafes right while turning
     right and tilting up lie exactly on the true essential matrix's epipolar lines (Sampson error ~0);
     the same matrix for another frame pair does not fit them."""
-    bench = _evidence_bench()
+    bench = _bench()
     c2w = walk_path([Action("D", "↑→")], 32, MotionSpeeds(0.06, 1.0, 0.5), 30.0, 5.0)
     rng = np.random.default_rng(0)
     in_view = np.column_stack([rng.uniform(-8, 8, 200), rng.uniform(-4, 4, 200), rng.uniform(4, 30, 200)])
@@ -305,7 +305,7 @@ def test_the_evidence_ceiling_counts_only_misses_whose_tracks_carry_no_step():
     true and fitted motions both score below the margin (no evidence: lost to any rule), one read as a
     turn where the true motion scores above it (evidence missed), one read as a wrong translation and
     one without a step read wrong; only the second lowers the ceiling: 4 of 5."""
-    bench = _evidence_bench()
+    bench = _bench()
 
     def row(correct, decision, true=None, fitted=None):
         return {"condition": "c", "correct": correct, "decision": decision, "true": true, "fitted": fitted}
@@ -346,6 +346,32 @@ def test_a_wobble_moves_each_pixel_by_its_field_and_repeats_with_its_period():
     assert np.abs(warped[16] - warped[0]).max() < 1e-3 and np.abs(warped[4] - warped[0]).max() > 1.0
     drawn = Wobble.draw(np.random.default_rng(0), 320)
     assert len(drawn.waves) == 4 and np.all((drawn.waves[:, 5] >= 0.32) & (drawn.waves[:, 5] <= 0.96))
+
+
+def test_non_rigidity_is_near_zero_for_a_rigid_pan_under_an_overlay_and_grows_with_a_wobble():
+    """Known answers: a real photo panned 1.5 px per frame under a static textured overlay across its top
+    right (a game's HUD, which holds nearly half the corners) fits one homography per frame pair: residual
+    a few hundredths of a pixel, and the flow is the pan's (the overlay's tracks do not move and are
+    dropped; kept, they would make the median flow near 0). The same pan under one 1.5 px wave (two
+    cycles across the frame, one down it, a period of 8 frames) leaves tenths of a pixel."""
+    import cv2
+
+    bench = _bench("non_rigidity")
+    photo = (real_photos()["astronaut"] * 255).astype(np.uint8)
+    overlay = np.random.default_rng(0).integers(0, 255, (40, 140, 3), dtype=np.uint8)
+    frames = []
+    for i in range(12):
+        shift = np.float32([[1, 0, -1.5 * i], [0, 1, 0]])
+        frame = cv2.warpAffine(photo, shift, (320, 180), flags=cv2.INTER_LINEAR)
+        frame[4:44, 170:310] = overlay
+        frames.append(frame)
+    frames = np.stack(frames)
+    rigid = bench.pair_residuals(frames)
+    assert len(rigid) == 11 and np.median(rigid[:, 0]) < 0.05
+    assert np.median(rigid[:, 1]) == pytest.approx(1.5 * 480 / 320, abs=0.1)  # the pan, at 480 wide
+    wave = Wobble(np.array([[0, 2.0, 1.0, 0.0, 8.0, 1.5]]))
+    wobbling = bench.pair_residuals(wave.apply(frames))
+    assert np.median(wobbling[:, 0]) > 0.3
 
 
 def test_pure_turns_in_a_wobbling_street_are_turns_because_their_depths_do_not_carry_over():
