@@ -686,6 +686,10 @@ def h264_roundtrip(frames: np.ndarray, crf: int = 32) -> np.ndarray:
     return decoded[:, : frames.shape[1], : frames.shape[2]]
 
 
+# The corpus's wobble: each wave's amplitude as a share of the frame's width (0.3-1 px at 320x180)
+WOBBLE_AMPLITUDE_FRAC = (0.001, 0.003)
+
+
 @dataclass
 class Wobble:
     """A smooth displacement field that drifts over time: the non-rigid wobble of generated video, whose
@@ -696,7 +700,9 @@ class Wobble:
     waves: np.ndarray  # (K, 6): axis (0 x, 1 y), cycles across x, cycles across y, phase, period, amplitude
 
     @classmethod
-    def draw(cls, rng: np.random.Generator, width: int, amplitude_frac=(0.001, 0.003), periods=(16.0, 64.0)):
+    def draw(
+        cls, rng: np.random.Generator, width: int, amplitude_frac=WOBBLE_AMPLITUDE_FRAC, periods=(16.0, 64.0)
+    ) -> Wobble:
         rows = []
         for axis in (0, 1):
             for _ in range(2):
