@@ -178,7 +178,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "20"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "21"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -200,7 +200,8 @@ class InstructionFollowing(Dimension):
     # too few tracks for an essential matrix (5-11) is a turn where one rotation per window explains them
     # 19: a translating segment whose walker's depths do not carry over from one window to the next is a
     # rotation (the smooth wobble of a generated world is not a step: depth_consistency); 20: ... unless a
-    # fit with shake explains the tracks and its windows' motions carry the depths over (a shaken walk)
+    # fit with shake explains the tracks and its windows' motions carry the depths over (a shaken walk); 21:
+    # that check at 1.0, where the depths predict no better than no step (was 1.3): non-rigid worlds
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
