@@ -144,9 +144,10 @@ class MotionConfig:
     min_turn_points: int = 5
     max_sparse_turn_px: float = 0.5
     # A translating segment is a rotation where the depths its walker gives one window's tracks predict
-    # the next window's tracks worse than the rotation alone does, by the factor max_depth_inconsistency
-    # (median over consecutive windows, depth_consistency): a static scene keeps its depths, the smooth
-    # wobble of a generated world (which an essential matrix with a depth per track absorbs) does not.
+    # the next window's tracks no better than the rotation alone does, their errors' ratio at or above
+    # max_depth_inconsistency (median over consecutive windows, depth_consistency): a static scene keeps
+    # its depths, the smooth wobble of a generated world (which an essential matrix with a depth per track
+    # absorbs) does not.
     # At 1.0 the depths predict no better than no translation at all: the tracks show no step the scene's
     # own deformation does not. Tuning seeds (633 segments): pure turns under wobble 1.11-1.77, the 389
     # translations read right 0.01-1.94 (7 above 1.0: crossing objects, water, a wobbling walk). Version 19
