@@ -2,10 +2,12 @@
 (`yumebench.motion_corpus.Wobble`) against what a world model really generates.
 
 For each pair of consecutive frames, corners in the upper part of the frame (distant scenery, where a
-step adds least parallax) are tracked (pyramidal Lucas-Kanade) at the metric's analysis width, tracks
-that do not move (a game's HUD, a logo) are dropped, a homography is fitted robustly (least median of
-squares: a pure turn, or a step seen at a distance, is one homography), and the median distance of the
-tracks from it is the pair's residual. Rigid renders give a few hundredths of a pixel; the corpus's wobble
+step adds least parallax) are tracked (pyramidal Lucas-Kanade) on the frames resized to the metric's
+analysis width (narrower videos upscaled, unlike the metric, so that every video's residual is in the
+same pixels; hence not ``camera_motion.prepare_grey``, which never upscales), tracks that do not move (a
+game's HUD, a logo) are dropped, a homography is fitted robustly (least median of squares: a pure turn,
+or a step seen at a distance, is one homography), and the median distance of the tracks from it is the
+pair's residual. Rigid renders give a few hundredths of a pixel; the corpus's wobble
 a few tenths; more is a world that deforms (or tracking that fails on texture that boils).
 
     python bench/non_rigidity.py sample_0.gif sample_1.gif --cache /tmp/ifcache_test \
@@ -26,7 +28,9 @@ import sys
 import cv2
 import numpy as np
 
-ANALYSIS_WIDTH = 480  # the IF metric's (instruction_following.Requirements.frame_size)
+from yumebench.metrics.camera_motion import MotionConfig
+
+ANALYSIS_WIDTH = MotionConfig.analysis_width
 STATIC_FLOW_PX = 0.05  # a track that moves less is an overlay, not the scene
 MIN_TRACKS = 15
 

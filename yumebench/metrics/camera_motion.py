@@ -1361,17 +1361,27 @@ def _window_offsets(windows: list) -> np.ndarray:
     return np.concatenate([first, first + np.array([w.frames for w in windows])])
 
 
+def _walker_relatives(
+    params: np.ndarray, offsets: np.ndarray, shake: np.ndarray | None = None, at: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The windows' (R, unit t) under walkers ``params`` (..., 4) at the frame ``offsets``
+    (``_window_offsets``), each camera turned by its frame's ``shake`` rotation vector (..., F, 3), frame
+    ``at[i]`` for offset i, where given."""
+    rot, pos = walker_poses(params, offsets)
+    if shake is not None:
+        rot = rot @ _rotation_matrices(shake)[..., at, :, :]
+    return _window_relatives(rot, pos, len(offsets) // 2)
+
+
 def walker_window_motions(
     params: np.ndarray, windows: list, shake: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Each window's (R (W, 3, 3), unit t (W, 3)), x2 ~ R x1 + t, under the walker ``params`` (with the
     ``shake`` rotation vectors of a fit with shake, one per distinct start or end frame, in frame order)."""
     offsets = _window_offsets(windows)
-    rot, pos = walker_poses(np.asarray(params, float)[:4], offsets)
-    if shake is not None:
-        _, at = np.unique(offsets, return_inverse=True)
-        rot = rot @ _rotation_matrices(np.asarray(shake, float))[at]
-    return _window_relatives(rot, pos, len(windows))
+    _, at = np.unique(offsets, return_inverse=True)
+    shake = None if shake is None else np.asarray(shake, float)
+    return _walker_relatives(np.asarray(params, float)[:4], offsets, shake, at)
 
 
 def inverse_depths(p1: np.ndarray, p2: np.ndarray, rot: np.ndarray, t: np.ndarray, focal: float, center) -> np.ndarray:
@@ -1520,12 +1530,9 @@ def constant_motion_fit(
     walker_size = 5 if fit_focal else 4
 
     def terms(x: np.ndarray, fn=residuals) -> np.ndarray:  # x (..., 4 [+ 1 log focal scale] [+ 3 per shaken frame])
-        rot, pos = walker_poses(x[..., :4], offsets)
         shaken = x.shape[-1] > walker_size
-        if shaken:
-            omega = x[..., walker_size:].reshape(*x.shape[:-1], len(frames_shaken), 3)
-            rot = rot @ _rotation_matrices(omega)[..., at, :, :]
-        relative = _window_relatives(rot, pos, len(windows))
+        omega = x[..., walker_size:].reshape(*x.shape[:-1], len(frames_shaken), 3) if shaken else None
+        relative = _walker_relatives(x[..., :4], offsets, omega, at)
         out = [fn(*relative, np.exp(x[..., 4])) if fit_focal else fn(*relative)]
         if fit_focal:
             out.append(x[..., 4:5] / FOCAL_PRIOR_LOG_SIGMA)
