@@ -245,3 +245,20 @@ def test_the_report_says_when_left_out_tracks_made_a_segment_translation():
     html = _segment_html({**segment, "motion": {**motion, "coherent_parallax": 0.784}}, frames)
     assert "parallax score -0.30" in html and "left-out tracks along one translation 0.78" in html
     assert "left-out" not in _segment_html({**segment, "motion": {**motion, "coherent_parallax": 0.0}}, frames)
+
+
+def test_the_report_gives_the_depth_checks_ratio_and_its_carried_over_tracks():
+    """A walk the depth check kept says how its depths predicted the next window: the ratio, and on how
+    many of the carried-over tracks they did worse than the rotation alone (the sign test's evidence)."""
+    import numpy as np
+
+    from yumebench.bench.report import _segment_html
+
+    motion = {"decision": "translation", "parallax_score": 0.8, "fov_deg": 60.0, "direction": [0.0, 0, 1.0]}
+    segment = {"start": 0, "end": 33, "expected": {"keys": "W", "mouse": "→"}, "correct": True}
+    segment["predicted"] = segment["expected"]
+    frames = {i: np.zeros((36, 64, 3), np.uint8) for i in (0, 16, 32)}
+    checked = {**motion, "depth_consistency": 1.12, "depth_worse_tracks": [4, 8]}
+    html = _segment_html({**segment, "motion": checked}, frames)
+    assert "depths 1.12 x the rotation" in html and "error (worse on 4 of 8 carried-over tracks)" in html
+    assert "depths" not in _segment_html({**segment, "motion": {**motion, "depth_consistency": None}}, frames)

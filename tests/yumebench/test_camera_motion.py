@@ -688,7 +688,7 @@ def test_depths_carry_over_between_windows_of_a_rigid_walk_and_not_under_a_wobbl
     rng = np.random.default_rng(3)
     points = _scene(rng, depth=(30.0, 600.0), focal=focal)  # the step is 1 unit per frame
     rigid = _walker_windows(walker, points, focal)
-    assert cm.depth_consistency(rigid, walker, focal, CENTER) < 0.05
+    assert cm.depth_consistency(rigid, walker, focal, CENTER).ratio < 0.05
 
     turning = np.array([0.0, math.radians(-0.5), 0.0, 0.0])
     far = _scene(rng, depth=(1e6, 2e6), focal=focal)  # at infinity: no parallax, a pure turn
@@ -698,10 +698,37 @@ def test_depths_carry_over_between_windows_of_a_rigid_walk_and_not_under_a_wobbl
         return np.column_stack([dx, np.zeros(len(p))])
 
     wobbling = _walker_windows(turning, far, focal, wobble)
-    ratio = cm.depth_consistency(wobbling, walker, focal, CENTER)
-    assert ratio > cm.MotionConfig().max_depth_inconsistency
-    assert ratio == pytest.approx(2.0, abs=0.3)
+    wobbled = cm.depth_consistency(wobbling, walker, focal, CENTER)
+    assert wobbled.ratio > cm.MotionConfig().max_depth_inconsistency
+    assert wobbled.ratio == pytest.approx(2.0, abs=0.3)
+    assert wobbled.sign_test() < cm.MotionConfig().depth_significance
     assert cm.depth_consistency(wobbling[:1], walker, focal, CENTER) is None  # no pair of windows
+
+
+def test_the_depth_check_asks_the_carried_over_tracks_to_bear_out_its_ratio():
+    """Known answers. A rigid walk whose depths carry over (its ratio 0.75 in the median), tracked with
+    0.3 px of noise, with only 8 tracks carried from one window to the next (as a fast turn keeps): the
+    ratio of two medians of 8 tracks reaches 1 by chance in about a fifth of the draws, which would read
+    those walks as turns; the sign test over the carried tracks (the depths predicting worse than the
+    rotation alone for significantly more than half) fires in none. The sign test's p-value is the
+    binomial tail: 4 of 8 worse, 163/256."""
+    config = cm.MotionConfig()
+    estimator = cm.OpenCVMotionEstimator(config)
+    focal = 230.0
+    walker = np.array([0.0, math.radians(-0.5), 0.0, math.radians(90.0)])
+    rng = np.random.default_rng(11)
+    by_ratio = by_estimator = 0
+    draws = 200
+    for _ in range(draws):
+        points = _scene(rng, n=8, depth=(300.0, 1200.0), focal=focal)
+        windows = _walker_windows(walker, points, focal, lambda k, p: rng.normal(0, 0.3, p.shape))
+        check = cm.depth_consistency(windows, walker, focal, CENTER)
+        assert check.carried == 16  # 8 tracks, 2 pairs of windows
+        by_ratio += check.ratio >= config.max_depth_inconsistency
+        by_estimator += estimator._depths_fail(check)
+    assert by_ratio / draws > 0.1
+    assert by_estimator / draws < 0.02
+    assert cm.DepthConsistency(1.12, 4, 8).sign_test() == pytest.approx(163 / 256)
 
 
 def test_a_shaken_walk_keeps_its_depths_once_its_shake_is_fitted():
@@ -717,11 +744,11 @@ def test_a_shaken_walk_keeps_its_depths_once_its_shake_is_fitted():
     shake = np.radians(0.5) * rng.normal(size=(4, 3))
     windows = _walker_windows(walker, points, focal, shake=shake)
     limit = cm.MotionConfig().max_depth_inconsistency
-    assert cm.depth_consistency(windows, walker, focal, CENTER) > limit
-    assert cm.depth_consistency(windows, walker, focal, CENTER, shake=shake) < 0.05
+    assert cm.depth_consistency(windows, walker, focal, CENTER).ratio > limit
+    assert cm.depth_consistency(windows, walker, focal, CENTER, shake=shake).ratio < 0.05
 
     candidates = [h for w in windows for h in cm.motion_hypotheses(w.p1, w.p2, w.frames, focal, CENTER)]
     sigmas = [np.full(len(w.p1), 0.2) for w in windows]
     fit = cm.constant_motion_fit(windows, sigmas, candidates, focal, CENTER, shake=True)
     assert fit.shake and fit.shake_rotations.shape == (4, 3)
-    assert cm.depth_consistency(windows, fit.params, focal, CENTER, shake=fit.shake_rotations) < 0.05
+    assert cm.depth_consistency(windows, fit.params, focal, CENTER, shake=fit.shake_rotations).ratio < 0.05

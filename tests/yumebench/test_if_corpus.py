@@ -393,6 +393,7 @@ def test_pure_turns_in_a_wobbling_street_are_turns_because_their_depths_do_not_c
     checked = score_video_segments(video.frames, video.segments, IFConfig())
     assert all(r["correct"] and r["motion"]["decision"] == "rotation" for r in checked)
     assert all(r["motion"]["depth_consistency"] >= MotionConfig().max_depth_inconsistency for r in checked)
+    assert all(2 * r["motion"]["depth_worse_tracks"][0] > r["motion"]["depth_worse_tracks"][1] for r in checked)
     unchecked = IFConfig(motion=replace(MotionConfig(), max_depth_inconsistency=float("inf")))
     walks = [r["motion"]["decision"] for r in score_video_segments(video.frames, video.segments, unchecked)]
     assert walks == ["translation"] * 3

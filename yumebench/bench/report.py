@@ -177,6 +177,11 @@ def _segment_html(s: dict, by_index: dict[int, np.ndarray]) -> str:
         )
         + (
             f"; next window from this one's depths {motion['depth_consistency']:.2f} x the rotation's error"
+            + (
+                " (worse on {} of {} carried-over tracks)".format(*motion["depth_worse_tracks"])
+                if motion.get("depth_worse_tracks")
+                else ""
+            )
             if motion.get("depth_consistency") is not None
             else ""
         )

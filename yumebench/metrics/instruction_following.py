@@ -113,7 +113,7 @@ def score_segments(
                     "fov_deg": round(motion.fov_deg, 3),
                     "lens_barrel": round(getattr(motion, "barrel", 0.0), 4),
                     "coherent_parallax": round(getattr(motion, "coherent_share", 0.0), 4),
-                    "depth_consistency": _rounded(getattr(motion, "depth_consistency", None), 4),
+                    **_depth_fields(getattr(motion, "depth_consistency", None)),
                 },
                 "tracks": getattr(motion, "tracks", None),
             }
@@ -121,8 +121,15 @@ def score_segments(
     return out
 
 
-def _rounded(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
+def _depth_fields(consistency) -> dict:
+    """The depth check's ratio, and its carried-over tracks the depths predicted worse than the rotation
+    alone: [worse, carried]."""
+    if consistency is None:
+        return {"depth_consistency": None, "depth_worse_tracks": None}
+    return {
+        "depth_consistency": round(consistency.ratio, 4),
+        "depth_worse_tracks": [consistency.worse, consistency.carried],
+    }
 
 
 def score_video_segments(frames: np.ndarray, segments: Sequence[dict], config: IFConfig | None = None) -> list[dict]:
@@ -178,7 +185,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "21"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "22"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -201,7 +208,8 @@ class InstructionFollowing(Dimension):
     # 19: a translating segment whose walker's depths do not carry over from one window to the next is a
     # rotation (the smooth wobble of a generated world is not a step: depth_consistency); 20: ... unless a
     # fit with shake explains the tracks and its windows' motions carry the depths over (a shaken walk); 21:
-    # that check at 1.0, where the depths predict no better than no step (was 1.3): non-rigid worlds
+    # that check at 1.0, where the depths predict no better than no step (was 1.3): non-rigid worlds; 22:
+    # ... and only where the carried-over tracks bear it out (a sign test, not a ratio of 8-20 tracks)
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
