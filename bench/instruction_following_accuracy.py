@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-SEED_BASE = {"tune": 1000, "test": 5000}
+from yumebench.motion_corpus import SEED_BASE
 
 
 def _video(args: tuple) -> tuple[str, dict]:

@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-SEED_BASE = {"tune": 1000, "test": 5000}
+from yumebench.motion_corpus import SEED_BASE
 
 
 def true_essential(c2w: np.ndarray, a: int, b: int) -> np.ndarray:
