@@ -11,7 +11,7 @@ pair's residual. Rigid renders give a few hundredths of a pixel; the corpus's wo
 a few tenths; more is a world that deforms (or tracking that fails on texture that boils).
 
     python bench/non_rigidity.py sample_0.gif sample_1.gif --cache /tmp/ifcache_test \
-        --conditions pano-rotation,pano-rotation-wobble,street,street-wobble --videos 2
+        --conditions pano-rotation,pano-rotation-wobble,street,street-wobble --videos 2 --gaps 1,2,4,8
 
 Inputs: any video `yumebench.video.read_frames` decodes (mp4, gif, ...) and the accuracy bench's cached
 corpus videos (`.npz`). Not a metric: a world that deforms while the camera stands still is also not
@@ -44,8 +44,8 @@ def grey_frames(frames: np.ndarray, width: int = ANALYSIS_WIDTH) -> list[np.ndar
 
 def pair_residuals(frames: np.ndarray, band: float = 0.45, step: int = 1) -> np.ndarray:
     """Per pair of frames ``step`` apart: (median residual px, median flow px, tracks) of the moving
-    tracks in the top ``band`` of the frame after a robust homography; pairs with too few tracks are
-    left out. (P, 3)."""
+    tracks in the top ``band`` of the frame (followed frame to frame in between) after a robust
+    homography; pairs with too few tracks are left out. (P, 3)."""
     grey = grey_frames(frames)
     mask = np.zeros_like(grey[0])
     mask[: int(band * mask.shape[0])] = 255
@@ -54,8 +54,11 @@ def pair_residuals(frames: np.ndarray, band: float = 0.45, step: int = 1) -> np.
         p = cv2.goodFeaturesToTrack(grey[i], 300, 0.01, 8, mask=mask)
         if p is None or len(p) < MIN_TRACKS:
             continue
-        q, found, _ = cv2.calcOpticalFlowPyrLK(grey[i], grey[i + step], p, None, winSize=(21, 21), maxLevel=3)
-        p, q = p[found[:, 0] == 1, 0], q[found[:, 0] == 1, 0]
+        q, alive = p, np.ones(len(p), bool)
+        for j in range(i, i + step):  # frame to frame, as the metric tracks: one step of tens of px would fail
+            q, found, _ = cv2.calcOpticalFlowPyrLK(grey[j], grey[j + 1], q, None, winSize=(21, 21), maxLevel=3)
+            alive &= found[:, 0] == 1
+        p, q = p[alive, 0], q[alive, 0]
         moving = np.linalg.norm(q - p, axis=1) > STATIC_FLOW_PX
         p, q = p[moving], q[moving]
         if len(p) < MIN_TRACKS:
@@ -85,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--conditions", default="pano-rotation,pano-rotation-wobble,street,street-wobble")
     parser.add_argument("--videos", dest="per_condition", type=int, default=2, help="corpus videos per condition")
     parser.add_argument("--band", type=float, default=0.45, help="share of the frame, from the top, tracked")
+    parser.add_argument(
+        "--gaps",
+        help="also the median residual between frames this many apart, e.g. 1,2,4,8: how the deformation "
+        "grows over a window (in proportion to the gap: a smooth drift; as its square root: a random walk; "
+        "not at all: jitter from frame to frame)",
+    )
     args = parser.parse_args(argv)
     paths = list(args.videos)
     if args.cache:
@@ -93,10 +102,16 @@ def main(argv: list[str] | None = None) -> int:
             paths += [p for p in found if os.path.basename(p)[len(condition) + 1 : -4].isdigit()][: args.per_condition]
     if not paths:
         parser.error("give videos to measure, or --cache")
-    print(f"{'video':<44} {'pairs':>5} {'residual px: p25':>16} {'median':>7} {'p75':>6} {'flow px':>8} {'tracks':>6}")
+    gaps = [int(g) for g in args.gaps.split(",")] if args.gaps else []
+    print(
+        f"{'video':<44} {'pairs':>5} {'residual px: p25':>16} {'median':>7} {'p75':>6} {'flow px':>8} {'tracks':>6}"
+        + "".join(f" {'gap ' + str(g):>7}" for g in gaps)
+    )
     for path in paths:
         try:
-            rows = pair_residuals(load(path), args.band)
+            frames = load(path)
+            rows = pair_residuals(frames, args.band)
+            by_gap = [pair_residuals(frames, args.band, gap) for gap in gaps]
         except Exception as error:  # one bad file does not stop the others
             print(f"{os.path.basename(path)}: {error}", file=sys.stderr)
             continue
@@ -106,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         q25, q50, q75 = np.percentile(rows[:, 0], [25, 50, 75])
         flow, tracks = np.median(rows[:, 1]), int(np.median(rows[:, 2]))
         name = os.path.basename(path)
-        print(f"{name:<44} {len(rows):>5} {q25:>16.3f} {q50:>7.3f} {q75:>6.3f} {flow:>8.2f} {tracks:>6}")
+        at_gaps = "".join(f" {np.median(r[:, 0]):>7.3f}" if len(r) else f" {'-':>7}" for r in by_gap)
+        print(f"{name:<44} {len(rows):>5} {q25:>16.3f} {q50:>7.3f} {q75:>6.3f} {flow:>8.2f} {tracks:>6}{at_gaps}")
     return 0
 
 

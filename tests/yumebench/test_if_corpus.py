@@ -356,7 +356,8 @@ def test_non_rigidity_is_near_zero_for_a_rigid_pan_under_an_overlay_and_grows_wi
     right (a game's HUD, which holds nearly half the corners) fits one homography per frame pair: residual
     a few hundredths of a pixel, and the flow is the pan's (the overlay's tracks do not move and are
     dropped; kept, they would make the median flow near 0). The same pan under one 1.5 px wave (two
-    cycles across the frame, one down it, a period of 8 frames) leaves tenths of a pixel."""
+    cycles across the frame, one down it, a period of 8 frames) leaves tenths of a pixel, and several
+    times that between frames half its period apart."""
     import cv2
 
     bench = _bench("non_rigidity")
@@ -373,8 +374,11 @@ def test_non_rigidity_is_near_zero_for_a_rigid_pan_under_an_overlay_and_grows_wi
     assert len(rigid) == 11 and np.median(rigid[:, 0]) < 0.05
     assert np.median(rigid[:, 1]) == pytest.approx(1.5 * 480 / 320, abs=0.1)  # the pan, at 480 wide
     wave = Wobble(np.array([[0, 2.0, 1.0, 0.0, 8.0, 1.5]]))
-    wobbling = bench.pair_residuals(wave.apply(frames))
+    wobbled = wave.apply(frames)
+    wobbling = bench.pair_residuals(wobbled)
     assert np.median(wobbling[:, 0]) > 0.3
+    # frames half the wave's period apart see it at its most different (measured 2.6 px against 0.7)
+    assert np.median(bench.pair_residuals(wobbled, step=4)[:, 0]) > 2.0 * np.median(wobbling[:, 0])
 
 
 def test_pure_turns_in_a_wobbling_street_are_turns_because_their_depths_do_not_carry_over():
