@@ -706,7 +706,7 @@ def test_depths_carry_over_between_windows_of_a_rigid_walk_and_not_under_a_wobbl
 
 
 def test_the_depth_check_asks_the_carried_over_tracks_to_bear_out_its_ratio():
-    """Known answers. A rigid walk whose depths carry over (its ratio 0.75 in the median), tracked with
+    """Known answers. A rigid walk whose depths carry over (its ratio 0.72 in the median), tracked with
     0.3 px of noise, with only 8 tracks carried from one window to the next (as a fast turn keeps): the
     ratio of two medians of 8 tracks reaches 1 by chance in about a fifth of the draws, which would read
     those walks as turns; the sign test over the carried tracks (the depths predicting worse than the

@@ -30,6 +30,7 @@ from yumebench.actions import COMPONENT_NAMES, Action
 from yumebench.metrics.base import Dimension, Requirements
 from yumebench.metrics.camera_motion import (
     CameraMotionEstimator,
+    DepthConsistency,
     MotionConfig,
     OpenCVMotionEstimator,
     SegmentMotion,
@@ -121,7 +122,7 @@ def score_segments(
     return out
 
 
-def _depth_fields(consistency) -> dict:
+def _depth_fields(consistency: DepthConsistency | None) -> dict:
     """The depth check's ratio, and its carried-over tracks the depths predicted worse than the rotation
     alone: [worse, carried]."""
     if consistency is None:
