@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("skimage", reason="the corpus's real photographs come from scikit-image")
 
 from yumebench.actions import Action  # noqa: E402
-from yumebench.metrics.camera_motion import MotionConfig, _sampson, undistort_points  # noqa: E402
+from yumebench.metrics.camera_motion import DepthConsistency, MotionConfig, _sampson, undistort_points  # noqa: E402
 from yumebench.metrics.instruction_following import IFConfig, accuracy_tables, score_video_segments  # noqa: E402
 from yumebench.motion_corpus import (  # noqa: E402
     CONDITIONS,
@@ -401,3 +401,23 @@ def test_pure_turns_in_a_wobbling_street_are_turns_because_their_depths_do_not_c
     unchecked = IFConfig(motion=replace(MotionConfig(), max_depth_inconsistency=float("inf")))
     walks = [r["motion"]["decision"] for r in score_video_segments(video.frames, video.segments, unchecked)]
     assert walks == ["translation"] * 3
+
+
+def test_a_fast_turning_walk_keeps_its_step_where_few_tracks_carry_over():
+    """A corpus video (test seed, street-fast-turn, 320x180) whose last segment steps back and left while
+    turning right and down at about 8 deg/frame: its windows carry 20 tracks from one to the next, and
+    their depths predict 12 of them worse than the rotation alone (a ratio of medians of 1.11). With the
+    ratio alone (IF version 21) the walk was read as a turn; the sign test finds no evidence against the
+    step, and all three segments are right."""
+    from dataclasses import replace
+
+    video = make_video("street-fast-turn", SEED + 5)
+    results = score_video_segments(video.frames, video.segments, IFConfig())
+    assert all(r["correct"] for r in results)
+    assert results[2]["motion"]["depth_consistency"] >= MotionConfig().max_depth_inconsistency
+    worse, carried = results[2]["motion"]["depth_worse_tracks"]
+    check = DepthConsistency(results[2]["motion"]["depth_consistency"], worse, carried)
+    assert carried < 30 and check.sign_test() >= MotionConfig().depth_significance
+    ratio_only = IFConfig(motion=replace(MotionConfig(), depth_significance=1.01))  # p < 1.01 always holds
+    demoted = score_video_segments(video.frames, video.segments, ratio_only)[2]
+    assert demoted["motion"]["decision"] == "rotation" and not demoted["correct"]
