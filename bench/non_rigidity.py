@@ -46,9 +46,18 @@ def pair_residuals(frames: np.ndarray, band: float = 0.45, step: int = 1) -> np.
     """Per pair of frames ``step`` apart: (median residual px, median flow px, tracks) of the moving
     tracks in the top ``band`` of the frame (followed frame to frame in between) after a robust
     homography; pairs with too few tracks are left out. (P, 3)."""
+    return residuals_by_gap(frames, band, [step])[step]
+
+
+def residuals_by_gap(frames: np.ndarray, band: float, gaps: list[int]) -> dict[int, np.ndarray]:
+    """``pair_residuals`` at each of ``gaps``, the frames made grey once."""
     grey = grey_frames(frames)
     mask = np.zeros_like(grey[0])
     mask[: int(band * mask.shape[0])] = 255
+    return {step: _residuals(grey, mask, step) for step in dict.fromkeys(gaps)}
+
+
+def _residuals(grey: list[np.ndarray], mask: np.ndarray, step: int) -> np.ndarray:
     rows = []
     for i in range(0, len(grey) - step, step):
         p = cv2.goodFeaturesToTrack(grey[i], 300, 0.01, 8, mask=mask)
@@ -109,9 +118,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     for path in paths:
         try:
-            frames = load(path)
-            rows = pair_residuals(frames, args.band)
-            by_gap = [pair_residuals(frames, args.band, gap) for gap in gaps]
+            residuals = residuals_by_gap(load(path), args.band, [1, *gaps])
+            rows, by_gap = residuals[1], [residuals[gap] for gap in gaps]
         except Exception as error:  # one bad file does not stop the others
             print(f"{os.path.basename(path)}: {error}", file=sys.stderr)
             continue
