@@ -15,6 +15,7 @@ code, from material the project did not make:
   the view, handheld shake, slow turns, blur / noise / H.264 compression, and a lens with barrel
   distortion (wide and action cameras), under which no rotation maps one view onto the next; and
   turns of 3-10 deg/frame (a car turning a corner at 10 fps), which an 8-frame window turns past;
+  and frames taller than wide (a phone held upright, 40-60 deg across);
 - a smooth non-rigid wobble (``Wobble``): the metric's real input is generated video, whose worlds are
   never quite rigid.
 
@@ -911,11 +912,14 @@ def _street(
     return _finish(f"{rng.integers(1 << 30)}", condition, rng, frames, c2w, n, segs, meta)
 
 
-def _camera(rng: np.random.Generator, size: tuple[int, int], fov: float | None, barrel: tuple | None) -> CameraModel:
-    """A camera of ``size`` (height, width), its FOV drawn where not given, and barrel distortion drawn
-    from the range ``barrel`` where one is given (no draw otherwise: the other conditions keep their
-    videos)."""
-    fov_deg = fov or rng.uniform(55, 95)
+def _camera(
+    rng: np.random.Generator, size: tuple[int, int], fov: float | tuple[float, float] | None, barrel: tuple | None
+) -> CameraModel:
+    """A camera of ``size`` (height, width); its horizontal FOV ``fov``, drawn from 55-95 deg where not
+    given or from the range where ``fov`` is one; barrel distortion drawn from the range ``barrel`` where
+    one is given (no draw otherwise: the other conditions keep their videos)."""
+    fov = (55.0, 95.0) if fov is None else fov
+    fov_deg = float(fov) if isinstance(fov, int | float) else rng.uniform(*fov)
     return CameraModel(size[1], size[0], fov_deg, rng.uniform(*barrel) if barrel else 0.0)
 
 
@@ -994,6 +998,9 @@ def _spec(group, size, builder, needs=False, desc="", **kw) -> ConditionSpec:
 
 
 LOW, MID, HD, WIDE = (144, 256), (180, 320), (544, 960), (376, 1240)
+# A phone held upright: frames taller than wide, 40-60 deg across (a phone's main camera is about 65-70
+# deg across its long side, so about 40 across its short one; 60 covers its wider modes).
+PORTRAIT, PORTRAIT_HD, PORTRAIT_FOV = (320, 180), (960, 544), (40.0, 60.0)
 
 CONDITIONS: dict[str, ConditionSpec] = {
     # real photographs mapped into outdoor streets (no downloads: scikit-image's photographs)
@@ -1018,6 +1025,7 @@ CONDITIONS: dict[str, ConditionSpec] = {
     "street-h264": _spec("degraded", MID, _street, degradation="compression"),
     "street-flicker": _spec("degraded", MID, _street, degradation="flicker"),
     "street-distorted": _spec("distorted", MID, _street, barrel=(0.05, 0.3), desc="barrel lens distortion"),
+    "street-portrait": _spec("portrait", PORTRAIT, _street, fov=PORTRAIT_FOV, desc="180x320 upright, 40-60 deg across"),
     # generated video is never quite rigid: a smooth wobble of 0.3-1 px per wave (four waves) at 320x180
     "street-wobble": _spec("wobble", MID, _street, degradation="wobble", desc="smooth non-rigid wobble"),
     "static": _spec("static", MID, _static, desc="camera at rest, H.264"),
@@ -1043,4 +1051,8 @@ CONDITIONS: dict[str, ConditionSpec] = {
         "wobble", MID, _pano, True, proxy=False, pool=PURE_ROTATIONS, degradation="wobble", desc="exact rotations"
     ),
     "pano-static": _spec("static", MID, _static, True, use_pano=True),
+    "pano-walk-portrait": _spec("portrait", PORTRAIT, _pano, True, fov=PORTRAIT_FOV),
+    "pano-rotation-portrait": _spec(
+        "portrait", PORTRAIT_HD, _pano, True, proxy=False, pool=PURE_ROTATIONS, fov=PORTRAIT_FOV, desc="544x960 upright"
+    ),
 }
