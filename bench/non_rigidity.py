@@ -36,10 +36,11 @@ MIN_TRACKS = 15
 
 
 def grey_frames(frames: np.ndarray, width: int = ANALYSIS_WIDTH) -> list[np.ndarray]:
-    """RGB (T, H, W, 3) uint8 frames as grey uint8 frames ``width`` wide (area resize)."""
+    """RGB (T, H, W, 3) uint8 frames as grey uint8 frames ``width`` wide (area resize), luma as the metric
+    takes it (``camera_motion.prepare_grey``)."""
     height = int(round(frames.shape[1] * width / frames.shape[2]))
-    grey = frames.astype(np.float32).mean(-1) if frames.ndim == 4 else frames.astype(np.float32)
-    return [cv2.resize(g, (width, height), interpolation=cv2.INTER_AREA).astype(np.uint8) for g in grey]
+    grey = [f if f.ndim == 2 else cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in frames]
+    return [cv2.resize(g, (width, height), interpolation=cv2.INTER_AREA) for g in grey]
 
 
 def pair_residuals(frames: np.ndarray, band: float = 0.45, step: int = 1) -> np.ndarray:
