@@ -15,7 +15,8 @@ code, from material the project did not make:
   the view, handheld shake, slow turns, blur / noise / H.264 compression, and a lens with barrel
   distortion (wide and action cameras), under which no rotation maps one view onto the next; and
   turns of 3-10 deg/frame (a car turning a corner at 10 fps), which an 8-frame window turns past;
-  and frames taller than wide (a phone held upright, 40-60 deg across);
+  frames taller than wide (a phone held upright, 40-60 deg across); and a camera rolled about its
+  optical axis (held askew, swaying, a drone banking), whose truth includes the roll;
 - a smooth non-rigid wobble (``Wobble``): the metric's real input is generated video, whose worlds are
   never quite rigid.
 
@@ -661,6 +662,27 @@ def add_shake(c2w: np.ndarray, rng: np.random.Generator, sigma_deg: float = 0.25
     return out
 
 
+def add_roll(
+    c2w: np.ndarray,
+    rng: np.random.Generator,
+    offset_deg: tuple[float, float] = (2.0, 8.0),
+    sway_deg: tuple[float, float] = (2.0, 6.0),
+    period_frames: tuple[float, float] = (60.0, 150.0),
+) -> np.ndarray:
+    """The camera turned about its optical axis: a fixed roll (a camera held or mounted askew) plus a
+    slow sway (a walker's hand, a drone banking), ``offset + amplitude sin(2 pi k / period + phase)``
+    at frame k, each drawn from its range (the offset's sign too). Unlike shake, this is the camera's
+    true path: the truth is decoded from it. The defaults reach 14 deg and 0.6 deg/frame."""
+    offset = rng.uniform(*offset_deg) * rng.choice([-1.0, 1.0])
+    amplitude, period, phase = rng.uniform(*sway_deg), rng.uniform(*period_frames), rng.uniform(0, 2 * np.pi)
+    out = c2w.copy()
+    for k in range(len(c2w)):
+        roll = math.radians(offset + amplitude * math.sin(2 * math.pi * k / period + phase))
+        c, s = math.cos(roll), math.sin(roll)
+        out[k, :3, :3] = c2w[k, :3, :3] @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    return out
+
+
 def segment_truth(c2w: np.ndarray, frames_per_segment: int, num_segments: int) -> list[dict]:
     """Each segment's label: the dominant per-pair label of the exact path under the shared decoder
     (scale-free direction rule, published rotation threshold of 1e-3 rad per frame)."""
@@ -894,11 +916,13 @@ def _street(
     fov=None,
     supersample=False,
     barrel=None,
+    roll=False,
 ) -> CorpusVideo:
     world = street_world(rng, photos, sampling, facade_height=facade)
     if objects:
         add_crossing_objects(world, rng, photos, objects)
     c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, pitch=pitch)
+    c2w = add_roll(c2w, rng) if roll else c2w
     camera = _camera(rng, size, fov, barrel)
     frames = _capture(
         world, camera, c2w, rng, shake=shake, night=night, degradation=degradation, supersample=supersample
@@ -944,6 +968,7 @@ def _pano(
     fov=None,
     night=False,
     barrel=None,
+    roll=False,
 ) -> CorpusVideo:
     # the night panoramas are mostly black: only the night condition uses them
     names = [k for k in (names or sorted(set(panoramas) - set(NIGHT_PANORAMAS))) if k in panoramas] or sorted(panoramas)
@@ -952,6 +977,7 @@ def _pano(
     if objects:
         add_crossing_objects(world, rng, photos, objects)
     c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, pitch=pitch, heading=(0, 360))
+    c2w = add_roll(c2w, rng) if roll else c2w
     camera = _camera(rng, size, fov, barrel)
     frames = _capture(
         world, camera, c2w, rng, shake=shake, night=night, degradation=degradation, night_exposure=(0.6, 0.9)
@@ -1025,6 +1051,7 @@ CONDITIONS: dict[str, ConditionSpec] = {
     "street-h264": _spec("degraded", MID, _street, degradation="compression"),
     "street-flicker": _spec("degraded", MID, _street, degradation="flicker"),
     "street-distorted": _spec("distorted", MID, _street, barrel=(0.05, 0.3), desc="barrel lens distortion"),
+    "street-roll": _spec("roll", MID, _street, roll=True, desc="camera rolled 2-8 deg, swaying 2-6 deg more"),
     "street-portrait": _spec("portrait", PORTRAIT, _street, fov=PORTRAIT_FOV, desc="180x320 upright, 40-60 deg across"),
     # generated video is never quite rigid: a smooth wobble of 0.3-1 px per wave (four waves) at 320x180
     "street-wobble": _spec("wobble", MID, _street, degradation="wobble", desc="smooth non-rigid wobble"),
@@ -1051,6 +1078,7 @@ CONDITIONS: dict[str, ConditionSpec] = {
         "wobble", MID, _pano, True, proxy=False, pool=PURE_ROTATIONS, degradation="wobble", desc="exact rotations"
     ),
     "pano-static": _spec("static", MID, _static, True, use_pano=True),
+    "pano-walk-roll": _spec("roll", MID, _pano, True, roll=True),
     "pano-walk-portrait": _spec("portrait", PORTRAIT, _pano, True, fov=PORTRAIT_FOV),
     "pano-rotation-portrait": _spec(
         "portrait", PORTRAIT_HD, _pano, True, proxy=False, pool=PURE_ROTATIONS, fov=PORTRAIT_FOV, desc="544x960 upright"
