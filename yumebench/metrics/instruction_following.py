@@ -186,7 +186,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "22"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "23"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -210,7 +210,9 @@ class InstructionFollowing(Dimension):
     # rotation (the smooth wobble of a generated world is not a step: depth_consistency); 20: ... unless a
     # fit with shake explains the tracks and its windows' motions carry the depths over (a shaken walk); 21:
     # that check at 1.0, where the depths predict no better than no step (was 1.3): non-rigid worlds; 22:
-    # ... and only where the carried-over tracks bear it out (a sign test, not a ratio of 8-20 tracks)
+    # ... and only where the carried-over tracks bear it out (a sign test, not a ratio of 8-20 tracks); 23:
+    # a walker the level model leaves much unexplained is refitted with the camera rolled about its optical
+    # axis (askew, rolling) and kept where that explains most of it
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
