@@ -249,7 +249,8 @@ def test_the_report_says_when_left_out_tracks_made_a_segment_translation():
 
 def test_the_report_gives_the_depth_checks_ratio_and_its_carried_over_tracks():
     """A walk the depth check kept says how its depths predicted the next window: the ratio, and on how
-    many of the carried-over tracks they did worse than the rotation alone (the sign test's evidence)."""
+    many of the carried-over tracks they did worse than the rotation alone (the sign test's evidence); a
+    walk fitted with the camera rolled says by how much."""
     import numpy as np
 
     from yumebench.bench.report import _segment_html
@@ -262,3 +263,6 @@ def test_the_report_gives_the_depth_checks_ratio_and_its_carried_over_tracks():
     html = _segment_html({**segment, "motion": checked}, frames)
     assert "depths 1.12 x the rotation" in html and "error (worse on 4 of 8 carried-over tracks)" in html
     assert "depths" not in _segment_html({**segment, "motion": {**motion, "depth_consistency": None}}, frames)
+    rolled = _segment_html({**segment, "motion": {**motion, "camera_roll_deg": [2.7, 0.0863]}}, frames)
+    assert "camera rolled +2.7 deg, +0.09 deg/frame" in rolled
+    assert "rolled" not in _segment_html({**segment, "motion": {**motion, "camera_roll_deg": None}}, frames)

@@ -1753,6 +1753,13 @@ class WalkerFit(NamedTuple):
     shake: bool = False  # fitted with a shake rotation at each window's ends (constant_motion_fit)
     shake_rotations: np.ndarray | None = None  # those rotations (rotation vectors, in frame order), if shaken
 
+    def roll_deg(self) -> tuple[float, float] | None:
+        """The camera's roll about its optical axis at the first window's first frame and per frame (deg),
+        where the walker was fitted with roll (``walker_poses``); None otherwise."""
+        if len(self.params) < ROLLING_WALKER:
+            return None
+        return ROLL_MAX_DEG * math.tanh(self.params[4]), ROLL_RATE_MAX_DEG * math.tanh(self.params[5])
+
 
 # Prior on the log focal scale of a joint fit that refines the focal length: weak (a factor e at one
 # sigma), only keeps the scale finite where nothing pins it (no turn)

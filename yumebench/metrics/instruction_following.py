@@ -34,6 +34,7 @@ from yumebench.metrics.camera_motion import (
     MotionConfig,
     OpenCVMotionEstimator,
     SegmentMotion,
+    WalkerFit,
 )
 from yumebench.poses import DIRECTION_THRESHOLD, ROTATION_THRESHOLD, action_from_motion
 
@@ -115,11 +116,19 @@ def score_segments(
                     "lens_barrel": round(getattr(motion, "barrel", 0.0), 4),
                     "coherent_parallax": round(getattr(motion, "coherent_share", 0.0), 4),
                     **_depth_fields(getattr(motion, "depth_consistency", None)),
+                    "camera_roll_deg": _roll_field(getattr(motion, "walker_fit", None)),
                 },
                 "tracks": getattr(motion, "tracks", None),
             }
         )
     return out
+
+
+def _roll_field(fit: WalkerFit | None) -> list[float] | None:
+    """[roll at the segment's first frame, roll per frame] in degrees where the segment's walker was
+    fitted with the camera rolled about its optical axis, else None."""
+    roll = fit.roll_deg() if fit is not None else None
+    return None if roll is None else [round(roll[0], 3), round(roll[1], 4)]
 
 
 def _depth_fields(consistency: DepthConsistency | None) -> dict:
