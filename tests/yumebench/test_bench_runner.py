@@ -263,6 +263,6 @@ def test_the_report_gives_the_depth_checks_ratio_and_its_carried_over_tracks():
     html = _segment_html({**segment, "motion": checked}, frames)
     assert "depths 1.12 x the rotation" in html and "error (worse on 4 of 8 carried-over tracks)" in html
     assert "depths" not in _segment_html({**segment, "motion": {**motion, "depth_consistency": None}}, frames)
-    rolled = _segment_html({**segment, "motion": {**motion, "camera_roll_deg": [2.7, 0.0863]}}, frames)
-    assert "camera rolled +2.7 deg, +0.09 deg/frame" in rolled
+    rolled = _segment_html({**segment, "motion": {**motion, "camera_roll_deg": [2.7, 5.86]}}, frames)
+    assert "camera rolled +2.7 deg at the first frame, +5.9 at the last" in rolled
     assert "rolled" not in _segment_html({**segment, "motion": {**motion, "camera_roll_deg": None}}, frames)

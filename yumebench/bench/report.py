@@ -171,7 +171,7 @@ def _segment_html(s: dict, by_index: dict[int, np.ndarray]) -> str:
         f"{motion.get('windows_with_evidence', '?')}; field of view {motion.get('fov_deg', 0):.0f} deg"
         + (f"; lens barrel {motion['lens_barrel']:.3f}" if motion.get("lens_barrel") else "")
         + (
-            "; camera rolled {:+.1f} deg, {:+.2f} deg/frame".format(*motion["camera_roll_deg"])
+            "; camera rolled {:+.1f} deg at the first frame, {:+.1f} at the last".format(*motion["camera_roll_deg"])
             if motion.get("camera_roll_deg")
             else ""
         )

@@ -125,10 +125,10 @@ def score_segments(
 
 
 def _roll_field(fit: WalkerFit | None) -> list[float] | None:
-    """[roll at the segment's first frame, roll per frame] in degrees where the segment's walker was
-    fitted with the camera rolled about its optical axis, else None."""
-    roll = fit.roll_deg() if fit is not None else None
-    return None if roll is None else [round(roll[0], 3), round(roll[1], 4)]
+    """[roll at the first frame of the segment's first window, at the last frame of its last] in degrees
+    where the segment's walker was fitted with the camera rolled about its optical axis, else None."""
+    roll = fit.roll_deg if fit is not None else None
+    return None if roll is None else [round(float(r), 3) for r in roll]
 
 
 def _depth_fields(consistency: DepthConsistency | None) -> dict:
