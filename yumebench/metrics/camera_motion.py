@@ -1513,7 +1513,8 @@ def walker_poses(params: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, n
     r_x[..., 0, 0], r_x[..., 1, 1], r_x[..., 1, 2], r_x[..., 2, 1], r_x[..., 2, 2] = 1.0, cp, -sp, sp, cp
     if params.shape[-1] < ROLLING_WALKER:
         return r_y @ r_x, position[..., offsets, :]
-    cr, sr = np.cos(walker_roll(params, offsets)), np.sin(walker_roll(params, offsets))
+    roll = walker_roll(params, offsets)
+    cr, sr = np.cos(roll), np.sin(roll)
     r_z = np.zeros((*cr.shape, 3, 3))
     r_z[..., 0, 0], r_z[..., 0, 1], r_z[..., 1, 0], r_z[..., 1, 1], r_z[..., 2, 2] = cr, -sr, sr, cr, 1.0
     return r_y @ r_x @ r_z, position[..., offsets, :]
