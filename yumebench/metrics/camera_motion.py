@@ -1388,7 +1388,7 @@ def _window_offsets(windows: list) -> np.ndarray:
 def _walker_relatives(
     params: np.ndarray, offsets: np.ndarray, shake: np.ndarray | None = None, at: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The windows' (R, unit t) under walkers ``params`` (..., 4 or 6) at the frame ``offsets``
+    """The windows' (R, unit t) under walkers ``params`` (..., 4 or 7) at the frame ``offsets``
     (``_window_offsets``), each camera turned by its frame's ``shake`` rotation vector (..., F, 3), frame
     ``at[i]`` for offset i, where given."""
     rot, pos = walker_poses(params, offsets)
@@ -1587,9 +1587,9 @@ def constant_motion_fit(
     squares, keeps it small): a walker alone must explain each window's share of the shake by its step,
     and the sideways step is what gives. ``None`` tries it where the walker alone leaves more than
     ``SHAKE_COST`` per track and keeps it where it leaves less than ``SHAKE_GAIN`` of that. ``roll`` fits
-    the walker with roll (``walker_poses`` with six parameters: a camera rolled, or rolling, about its
-    optical axis, which the level walker can explain only by a sideways step or a turn); a ``start``
-    with six parameters is one. ``None`` (with ``shake`` None too) tries it before shake where the walker
+    the walker with roll (``walker_poses`` with seven parameters: a camera rolled, rolling or swaying
+    about its optical axis, which the level walker can explain only by a sideways step or a turn); a
+    ``start`` with seven parameters is one. ``None`` (with ``shake`` None too) tries it before shake where the walker
     alone leaves more than ``ROLL_COST`` per track, and keeps it, without shake, where it leaves less than
     ``ROLL_GAIN`` of that."""
     if (not candidates and start is None) or not windows:
