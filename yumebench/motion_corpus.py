@@ -613,6 +613,11 @@ def _rot_y(a: float) -> np.ndarray:
     return np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])
 
 
+def _rot_z(a: float) -> np.ndarray:
+    c, s = math.cos(a), math.sin(a)
+    return np.array([[c, -s, 0], [s, c, 0], [0, 0, 1]])
+
+
 def walk_path(
     actions: Sequence[Action],
     frames_per_segment: int,
@@ -677,9 +682,9 @@ def add_roll(
     amplitude, period, phase = rng.uniform(*sway_deg), rng.uniform(*period_frames), rng.uniform(0, 2 * np.pi)
     out = c2w.copy()
     for k in range(len(c2w)):
-        roll = math.radians(offset + amplitude * math.sin(2 * math.pi * k / period + phase))
-        c, s = math.cos(roll), math.sin(roll)
-        out[k, :3, :3] = c2w[k, :3, :3] @ np.array([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+        out[k, :3, :3] = c2w[k, :3, :3] @ _rot_z(
+            math.radians(offset + amplitude * math.sin(2 * math.pi * k / period + phase))
+        )
     return out
 
 

@@ -128,7 +128,7 @@ def _roll_field(fit: WalkerFit | None) -> list[float] | None:
     """[roll at the first frame of the segment's first window, at the last frame of its last] in degrees
     where the segment's walker was fitted with the camera rolled about its optical axis, else None."""
     roll = fit.roll_deg if fit is not None else None
-    return None if roll is None else [round(float(r), 3) for r in roll]
+    return None if roll is None else [round(r, 3) for r in roll]
 
 
 def _depth_fields(consistency: DepthConsistency | None) -> dict:
