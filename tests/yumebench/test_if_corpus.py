@@ -415,8 +415,6 @@ def test_a_fast_turning_walk_keeps_its_step_where_few_tracks_carry_over():
     their depths predict 12 of them worse than the rotation alone (a ratio of medians of 1.11). With the
     ratio alone (IF version 21) the walk was read as a turn; the sign test finds no evidence against the
     step, and all three segments are right."""
-    from dataclasses import replace
-
     video = make_video("street-fast-turn", SEED + 5)
     results = score_video_segments(video.frames, video.segments, IFConfig())
     assert all(r["correct"] for r in results)
@@ -444,7 +442,7 @@ def test_a_rolling_camera_keeps_its_walks():
     """Known answer: a street (test seed 5006, 320x180) filmed by a camera rolling steadily 0.1 deg/frame
     about its optical axis (a drone banking, a camera turned in the hand), the truth decoded from the
     rolled path. Fitted with roll, all three segments are read right, and the output gives the roll at
-    each segment's first and last frame within 1.5 deg (0.8-1.2 off); with the level walker alone
+    each segment's first and last frame within 1.5 deg (up to 1.2 off); with the level walker alone
     (``fit_roll=False``, version 22's estimator) a walk that turns is read as a pure turn and a step back
     gains a sideways step."""
     rng = np.random.default_rng([5006, 77])
