@@ -104,6 +104,17 @@ def setup_distributed(device: str = "auto") -> Dist:
     return Dist(rank, world, torch.device("cpu"))
 
 
+def teardown_distributed() -> None:
+    """Leave the process group before the interpreter exits.
+
+    Without it gloo's worker threads can still hold tensors at interpreter finalization and the process
+    dies with SIGABRT ("terminate called without an active exception"; pytorch/pytorch#190489), which
+    fails a finished run.
+    """
+    if dist.is_initialized():
+        dist.destroy_process_group()
+
+
 def shard(model: torch.nn.Module, blocks, env: Dist) -> torch.nn.Module:
     """FSDP2: every DiT block its own unit, the rest (embeddings, head, TSCM parts) the root unit."""
     if env.world == 1:

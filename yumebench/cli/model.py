@@ -293,13 +293,15 @@ def _config(config_cls, **fields):
 
 def _run_training(run, config, *, resume: bool, quiet: bool, device: str) -> dict | None:
     """Alone or as one torchrun rank; the summary on the main process, None on the others."""
-    from yume_model.training import setup_distributed
+    from yume_model.training import setup_distributed, teardown_distributed
 
     env = setup_distributed(device)
     try:
         summary = run(config, resume=resume, progress=not quiet, env=env)
     except ValueError as e:
         fail(str(e))
+    finally:
+        teardown_distributed()
     return summary if env.main else None
 
 
