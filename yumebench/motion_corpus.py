@@ -766,9 +766,71 @@ class Wobble:
         return np.stack(out)
 
 
+def _keyed_logo() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-image's logo (RGB in [0, 1]) and its alpha: its white background keyed out."""
+    from skimage import data
+
+    logo = data.logo()[..., :3].astype(np.float32) / 255.0
+    return logo, (logo.min(axis=2) < 0.9).astype(np.float32)
+
+
+def add_overlay(frames: np.ndarray, rng: np.random.Generator, fps: int = 16) -> np.ndarray:
+    """What videos carry fixed to the frame, as uploaded to the web: a channel's logo (scikit-image's,
+    10-22 % of the width, 50-100 % opaque) in a corner, and each in half of the videos a burnt-in clock
+    that ticks once a second, a caption, and letterbox bars (6-12 % of the height each); then H.264."""
+    import cv2
+
+    n, h, w = frames.shape[:3]
+    out = frames.astype(np.float32) / 255.0
+    top = bottom = 0
+    if rng.random() < 0.5:
+        top = bottom = int(round(rng.uniform(0.06, 0.12) * h))
+        out[:, :top] = 0.0
+        out[:, h - bottom :] = 0.0
+    pad = int(round(rng.uniform(0.02, 0.04) * w))
+    corners = rng.permutation(4)
+    logo, alpha = _keyed_logo()
+    size = max(8, int(round(rng.uniform(0.10, 0.22) * w)))
+    logo = cv2.resize(logo, (size, size), interpolation=cv2.INTER_AREA)
+    alpha = cv2.resize(alpha, (size, size), interpolation=cv2.INTER_AREA)[..., None] * rng.uniform(0.5, 1.0)
+
+    def corner(k: int, box_w: int, box_h: int) -> tuple[int, int]:
+        x = pad if k % 2 == 0 else w - pad - box_w
+        y = top + pad if k < 2 else h - bottom - pad - box_h
+        return x, y
+
+    x, y = corner(corners[0], size, size)
+    out[:, y : y + size, x : x + size] = (1 - alpha) * out[:, y : y + size, x : x + size] + alpha * logo
+    scale = h / 360
+    texts = []
+    if rng.random() < 0.5:
+        texts.append(
+            (
+                corners[1],
+                lambda i, t=int(rng.integers(0, 3600)): f"12:{(t + i // fps) // 60 % 60:02d}:{(t + i // fps) % 60:02d}",
+            )
+        )
+    if rng.random() < 0.5:
+        texts.append((corners[2], lambda i: "yume walk"))
+    frames8 = np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)
+    for k, text in texts:
+        (tw, th), _ = cv2.getTextSize(text(0), cv2.FONT_HERSHEY_SIMPLEX, scale, max(1, int(2 * scale)))
+        x, y = corner(k, tw, th)
+        for i in range(n):
+            img = np.ascontiguousarray(frames8[i])
+            for colour, thick in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+                cv2.putText(
+                    img, text(i), (x, y + th), cv2.FONT_HERSHEY_SIMPLEX, scale, colour, max(1, int(thick * scale))
+                )
+            frames8[i] = img
+    return h264_roundtrip(frames8, crf=int(rng.integers(23, 31)))
+
+
 def degrade(frames: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     import cv2
 
+    if kind == "overlay":
+        return add_overlay(frames, rng)
     if kind == "wobble":
         return Wobble.draw(rng, frames.shape[2]).apply(frames)
     if kind == "blur":
@@ -1060,6 +1122,8 @@ CONDITIONS: dict[str, ConditionSpec] = {
     "street-portrait": _spec("portrait", PORTRAIT, _street, fov=PORTRAIT_FOV, desc="180x320 upright, 40-60 deg across"),
     # generated video is never quite rigid: a smooth wobble of 0.3-1 px per wave (four waves) at 320x180
     "street-wobble": _spec("wobble", MID, _street, degradation="wobble", desc="smooth non-rigid wobble"),
+    # a logo, a clock, a caption and letterbox bars fixed to the frame, as uploaded to the web
+    "street-overlay": _spec("overlay", MID, _street, degradation="overlay", desc="logo, clock, letterbox"),
     "static": _spec("static", MID, _static, desc="camera at rest, H.264"),
     "static-objects": _spec("static", MID, _static, objects=3, desc="camera at rest, objects crossing"),
     "textureless": _spec("undetermined", MID, _textureless, desc="sky only or black: no evidence"),
@@ -1084,6 +1148,10 @@ CONDITIONS: dict[str, ConditionSpec] = {
     ),
     "pano-static": _spec("static", MID, _static, True, use_pano=True),
     "pano-walk-roll": _spec("roll", MID, _pano, True, roll=True),
+    "pano-walk-overlay": _spec("overlay", MID, _pano, True, degradation="overlay"),
+    "pano-rotation-overlay": _spec(
+        "overlay", MID, _pano, True, proxy=False, pool=PURE_ROTATIONS, degradation="overlay", desc="exact rotations"
+    ),
     "pano-walk-portrait": _spec("portrait", PORTRAIT, _pano, True, fov=PORTRAIT_FOV),
     "pano-rotation-portrait": _spec(
         "portrait", PORTRAIT_HD, _pano, True, proxy=False, pool=PURE_ROTATIONS, fov=PORTRAIT_FOV, desc="544x960 upright"
