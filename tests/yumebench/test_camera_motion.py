@@ -810,3 +810,67 @@ def test_a_rolled_camera_is_fitted_with_roll_and_a_level_one_without():
         np.testing.assert_allclose(fit.roll_deg, [12.56, 18.96], atol=0.6)
         level = cm.constant_motion_fit(*_rolled_walker(seed, 0.0, 0.0)[:3], focal, CENTER)
         assert len(level.params) == 4 and not level.shake and level.roll_deg is None
+
+
+def test_black_bars_count_in_pairs_and_a_dark_sky_is_no_bar():
+    """Known answer: letterbox bars (18 and 19 rows of near-black) and pillarbox bars (40 columns) give the
+    picture inside them, shrunk by the margin on the barred edges only; a dark sky along the top edge alone,
+    and a frame without bars, give none."""
+    rng = np.random.default_rng(0)
+    frames = [rng.uniform(40, 200, (HEIGHT, WIDTH)).astype(np.float32) for _ in range(20)]
+
+    def with_dark(rows=slice(0, 0), cols=slice(0, 0), grey=3.0):
+        out = [f.copy() for f in frames]
+        for f in out:
+            f[rows] = grey + rng.uniform(0, 2, f[rows].shape)
+            f[:, cols] = grey + rng.uniform(0, 2, f[:, cols].shape)
+        return out
+
+    letterbox = with_dark(rows=np.r_[0:18, HEIGHT - 19 : HEIGHT])
+    assert cm.content_view(letterbox, 8) == (0, 26, WIDTH, HEIGHT - 27)
+    pillarbox = with_dark(cols=np.r_[0:40, WIDTH - 40 : WIDTH])
+    assert cm.content_view(pillarbox, 8) == (48, 0, WIDTH - 48, HEIGHT)
+    assert cm.content_view(with_dark(rows=slice(0, 60)), 8) is None  # a night sky above a lit street
+    assert cm.content_view(with_dark(rows=np.r_[0:18, HEIGHT - 19 : HEIGHT], grey=90.0), 8) is None  # not dark
+    assert cm.content_view(frames, 8) is None
+
+
+def _logo_window(rng, k, scene_tracks, logo):
+    p1, p2 = scene_tracks
+    still = logo + rng.normal(0, 0.02, logo.shape)
+    return cm._Window(np.vstack([p1, still]), np.vstack([p2, still]), 8, 8 * k, "moving", CENTER[1])
+
+
+def test_content_fixed_to_the_frame_is_found_where_the_camera_turns():
+    """Known answer: 20 tracks that stay put in the top-right corner (a logo) while the scene turns are
+    content fixed to the frame: their cells are marked and the scene's are not. Points at infinity stay
+    put too while the camera steps without turning: a walk that never turns marks nothing, and one that
+    also turns marks nothing, since its far points move in the turns. A still camera with a person
+    walking through the view marks nothing either."""
+    rng = np.random.default_rng(1)
+    focal, config = 230.0, cm.MotionConfig()
+    logo = np.column_stack([rng.uniform(260, 300, 20), rng.uniform(10, 40, 20)])
+    turns = [
+        _logo_window(rng, k, _views(_scene(rng), _per_frame(1.0), np.zeros(3), 8, focal, 0.1, rng), logo)
+        for k in range(6)
+    ]
+    fixed = cm.camera_fixed_cells(turns, WIDTH, HEIGHT, config)
+    cell = config.fixed_cell_px
+    assert fixed is not None and fixed[(logo[:, 1] // cell).astype(int), (logo[:, 0] // cell).astype(int)].all()
+    assert fixed.mean() < 0.1
+
+    def walk(k: int, yaw: float) -> cm._Window:  # near ground and facades, and a sky at infinity
+        near, far = _scene(rng, 200), _scene(rng, 60, depth=(1e6, 1e7))
+        p1, p2 = _views(np.vstack([near, far]), _per_frame(yaw), np.array([0, 0, 0.08]), 8, focal, 0.02, rng)
+        return cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1])
+
+    assert cm.camera_fixed_cells([walk(k, 0.0) for k in range(6)], WIDTH, HEIGHT, config) is None
+    walks_and_turns = [walk(k, 0.0 if k < 4 else 1.5) for k in range(8)]
+    assert cm.camera_fixed_cells(walks_and_turns, WIDTH, HEIGHT, config) is None
+    background = rng.uniform((0, 0), (WIDTH, HEIGHT), (200, 2))
+    person = [rng.uniform((100, 40), (160, 170), (120, 2)) for _ in range(6)]
+    still_camera = [
+        cm._Window(np.vstack([background, p]), np.vstack([background, p + (6.0, 0)]), 8, 8 * k, "moving", CENTER[1])
+        for k, p in enumerate(person)
+    ]
+    assert cm.camera_fixed_cells(still_camera, WIDTH, HEIGHT, config) is None

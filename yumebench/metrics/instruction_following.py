@@ -195,7 +195,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "23"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "24"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -221,7 +221,8 @@ class InstructionFollowing(Dimension):
     # that check at 1.0, where the depths predict no better than no step (was 1.3): non-rigid worlds; 22:
     # ... and only where the carried-over tracks bear it out (a sign test, not a ratio of 8-20 tracks); 23:
     # a walker the level model leaves much unexplained is refitted with the camera rolled about its optical
-    # axis (askew, rolling) and kept where that explains most of it
+    # axis (askew, rolling) and kept where that explains most of it; 24: content fixed to the frame (a
+    # logo, a burnt-in clock, a HUD) is found and tracked around, and no track starts on black bars' edges
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
