@@ -804,12 +804,13 @@ def add_overlay(frames: np.ndarray, rng: np.random.Generator, fps: int = 16) -> 
     scale = h / 360
     texts = []
     if rng.random() < 0.5:
-        texts.append(
-            (
-                corners[1],
-                lambda i, t=int(rng.integers(0, 3600)): f"12:{(t + i // fps) // 60 % 60:02d}:{(t + i // fps) % 60:02d}",
-            )
-        )
+        start = int(rng.integers(0, 3600))  # seconds past noon at the first frame
+
+        def clock(i: int) -> str:
+            now = start + i // fps
+            return f"12:{now // 60 % 60:02d}:{now % 60:02d}"
+
+        texts.append((corners[1], clock))
     if rng.random() < 0.5:
         texts.append((corners[2], lambda i: "yume walk"))
     frames8 = np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)

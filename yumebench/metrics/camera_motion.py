@@ -859,8 +859,10 @@ def camera_fixed_cells(windows: list, width: int, height: int, config: MotionCon
         still = moved < c.fixed_still_px
         hit[rows[still], cols[still]] = 1
         seen.append((rows, cols, moved, cv2.dilate(hit, np.ones((3, 3), np.uint8)).astype(bool)))
-    candidates = np.sum([hit for *_, hit in seen], axis=0) >= 3 if len(seen) >= 3 else None
-    if candidates is None or not candidates.any():
+    if len(seen) < 3:
+        return None
+    candidates = np.sum([hit for *_, hit in seen], axis=0) >= 3
+    if not candidates.any():
         return None
     turning = []
     for rows, cols, moved, hit in seen:
