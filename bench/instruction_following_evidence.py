@@ -54,15 +54,16 @@ def segment_scores(frames: np.ndarray, c2w: np.ndarray, fov_deg: float, segments
 
     estimator = cm.OpenCVMotionEstimator()
     c = estimator.config
-    grey = cm.prepare_grey(frames, c.analysis_width, c.contrast_sigma_px)
+    # every segment's windows as the estimator tracks them (content fixed to the frame is found per video)
+    grey, per_segment = estimator.video_windows(frames, [(seg["start"], seg["end"]) for seg in segments])
     height, width = grey.tracking[0].shape
     center = ((width - 1) / 2, (height - 1) / 2)
     focal = cm._focal_of(fov_deg, width)
     out = []
-    for k, seg in enumerate(segments):
+    for k, (seg, windows) in enumerate(zip(segments, per_segment, strict=True)):
         if seg["keys"] == "None":
             continue
-        moving = [w for w in estimator.windows(grey, seg["start"], seg["end"]) if w.kind == "moving"]
+        moving = [w for w in windows if w.kind == "moving"]
         true_sum = fitted_sum = 0.0
         for w in moving:
             evidence = cm.window_evidence(w, focal, center, c.min_noise_px)  # the fitted matrix's, as decided

@@ -930,19 +930,31 @@ class OpenCVMotionEstimator:
             b = e
         return out
 
-    def estimate_video(self, frames: np.ndarray, segments: list[tuple[int, int]]) -> list[SegmentMotion]:
-        """Motion of each ``[start, end)`` segment of one video (see the module docstring)."""
+    def video_windows(
+        self, frames: np.ndarray, segments: list[tuple[int, int]]
+    ) -> tuple[GreyFrames, list[list[_Window]]]:
+        """The video at analysis size and each ``[start, end)`` segment's windows, tracked inside any black
+        bars (``content_view``) and, where the video shows content fixed to the frame
+        (``camera_fixed_cells``), tracked again without starting tracks there (its corners took scene
+        corners' places in the grid)."""
         c = self.config
         grey = prepare_grey(frames, c.analysis_width, c.contrast_sigma_px)
         height, width = grey.tracking[0].shape
-        center = ((width - 1) / 2, (height - 1) / 2)
         if c.find_fixed_content:
             grey.view = content_view(grey.raw, margin=_LK["winSize"][0] // 2 + 1)
         per_segment = [self.windows(grey, s, e) for s, e in segments]
         every_window = [w for ws in per_segment for w in ws]
         fixed = camera_fixed_cells(every_window, width, height, c) if c.find_fixed_content else None
-        if fixed is not None:  # tracked again: its corners took scene corners' places in the grid
+        if fixed is not None:
             per_segment = [self.windows(grey, s, e, fixed) for s, e in segments]
+        return grey, per_segment
+
+    def estimate_video(self, frames: np.ndarray, segments: list[tuple[int, int]]) -> list[SegmentMotion]:
+        """Motion of each ``[start, end)`` segment of one video (see the module docstring)."""
+        c = self.config
+        grey, per_segment = self.video_windows(frames, segments)
+        height, width = grey.tracking[0].shape
+        center = ((width - 1) / 2, (height - 1) / 2)
         decisions = [self._decide(w, width, center) for w in per_segment]
         for i, d in enumerate(decisions):
             if d["decision"] == "undetermined" and (turn := self._sparse_turn(per_segment[i], width, center)):
