@@ -886,6 +886,47 @@ def _render(world: World, camera: CameraModel, c2w: np.ndarray) -> np.ndarray:
     return np.stack([world.render(m, camera, k, rays) for k, m in enumerate(c2w)])
 
 
+def rolling_shutter_poses(c2w: np.ndarray, readout: float, bands: int) -> np.ndarray:
+    """(n, bands, 4, 4): the pose each band of lines of each frame is read at, for a sensor that reads
+    its lines one after another over ``readout`` of the frame interval (a phone's CMOS sensor: 0.3-0.9).
+    Band b of frame k is read at time k + readout (b + 0.5) / bands, between pose k and k + 1 (rotation
+    slerped, position interpolated; the last frame carries on the motion of the one before)."""
+    from scipy.spatial.transform import Rotation, Slerp
+
+    n = len(c2w)
+    times = np.arange(n)[:, None] + readout * (np.arange(bands) + 0.5)[None, :] / bands
+    # one more pose past the end, the last frame pair's motion repeated
+    step = c2w[-1] @ np.linalg.inv(c2w[-2])
+    path = np.concatenate([c2w, (step @ c2w[-1])[None]])
+    slerp = Slerp(np.arange(n + 1), Rotation.from_matrix(path[:, :3, :3]))
+    out = np.tile(np.eye(4), (n, bands, 1, 1))
+    out[..., :3, :3] = slerp(times.ravel()).as_matrix().reshape(n, bands, 3, 3)
+    for axis in range(3):
+        out[..., axis, 3] = np.interp(times, np.arange(n + 1), path[:, axis, 3])
+    return out
+
+
+def _render_rolling(world: World, camera: CameraModel, c2w: np.ndarray, readout: float, rows: bool) -> np.ndarray:
+    """Frames read line by line (``rolling_shutter_poses``): along the rows (top to bottom), or along the
+    columns (left to right: a phone's sensor held upright). Bands of about 12 lines, each rendered at its
+    own pose: steps of about a pixel where a 10 deg/frame turn shears the frame most."""
+    lines = camera.height if rows else camera.width
+    bands = max(1, lines // 12)
+    poses = rolling_shutter_poses(c2w, readout, bands)
+    edges = np.linspace(0, lines, bands + 1).round().astype(int)
+    rays = camera.rays()
+    out = np.empty((len(c2w), camera.height, camera.width, 3), np.uint8)
+    for k in range(len(c2w)):
+        for b in range(bands):
+            frame = world.render(poses[k, b], camera, k, rays)
+            band = slice(edges[b], edges[b + 1])
+            if rows:
+                out[k, band] = frame[band]
+            else:
+                out[k, :, band] = frame[:, band]
+    return out
+
+
 def _supersampled(world: World, camera: CameraModel, c2w: np.ndarray, factor: int = 2) -> np.ndarray:
     """Render at ``factor`` x the size and area-downsample, as a camera integrates over its pixels."""
     import cv2
@@ -948,14 +989,31 @@ def _plan(rng, world, pool, n, segs, *, turn=TURN, pitch=(-8, 8), heading=(-25, 
 
 
 def _capture(
-    world, camera, c2w, rng, *, shake=False, night=False, degradation=None, supersample=False, night_exposure=(0.3, 0.5)
+    world,
+    camera,
+    c2w,
+    rng,
+    *,
+    shake=False,
+    night=False,
+    degradation=None,
+    supersample=False,
+    night_exposure=(0.3, 0.5),
+    readout=0.0,
 ):
     """Render along the path (with shake on top if asked). Night: dark (exposure 0.3-0.5, gamma 1.3, a
-    lit street is dim but visible) with sensor noise."""
+    lit street is dim but visible) with sensor noise. ``readout`` > 0: a rolling shutter reading its
+    lines over that fraction of the frame interval, along the rows, or along the columns where the frame
+    is taller than wide (a phone held upright reads its sensor's rows across the picture)."""
     render_path = add_shake(c2w, rng) if shake else c2w
     if night:
         world.exposure, world.gamma = rng.uniform(*night_exposure), 1.3
-    frames = _supersampled(world, camera, render_path) if supersample else _render(world, camera, render_path)
+    if readout:
+        frames = _render_rolling(world, camera, render_path, readout, rows=camera.width >= camera.height)
+    elif supersample:
+        frames = _supersampled(world, camera, render_path)
+    else:
+        frames = _render(world, camera, render_path)
     if night:
         frames = degrade(frames, "noise", rng)
     if degradation:
@@ -985,6 +1043,7 @@ def _street(
     supersample=False,
     barrel=None,
     roll=False,
+    rolling=None,
 ) -> CorpusVideo:
     world = street_world(rng, photos, sampling, facade_height=facade)
     if objects:
@@ -992,12 +1051,22 @@ def _street(
     c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, pitch=pitch)
     c2w = add_roll(c2w, rng) if roll else c2w
     camera = _camera(rng, size, fov, barrel)
+    readout = rng.uniform(*rolling) if rolling else 0.0
     frames = _capture(
-        world, camera, c2w, rng, shake=shake, night=night, degradation=degradation, supersample=supersample
+        world,
+        camera,
+        c2w,
+        rng,
+        shake=shake,
+        night=night,
+        degradation=degradation,
+        supersample=supersample,
+        readout=readout,
     )
     meta = {
         "fov_deg": camera.fov_deg,
         "barrel": camera.barrel,
+        "readout": readout,
         "speeds": speeds.__dict__,
         "start_pitch_deg": start_pitch,
     }
@@ -1037,6 +1106,7 @@ def _pano(
     night=False,
     barrel=None,
     roll=False,
+    rolling=None,
 ) -> CorpusVideo:
     # the night panoramas are mostly black: only the night condition uses them
     names = [k for k in (names or sorted(set(panoramas) - set(NIGHT_PANORAMAS))) if k in panoramas] or sorted(panoramas)
@@ -1047,13 +1117,23 @@ def _pano(
     c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, pitch=pitch, heading=(0, 360))
     c2w = add_roll(c2w, rng) if roll else c2w
     camera = _camera(rng, size, fov, barrel)
+    readout = rng.uniform(*rolling) if rolling else 0.0
     frames = _capture(
-        world, camera, c2w, rng, shake=shake, night=night, degradation=degradation, night_exposure=(0.6, 0.9)
+        world,
+        camera,
+        c2w,
+        rng,
+        shake=shake,
+        night=night,
+        degradation=degradation,
+        night_exposure=(0.6, 0.9),
+        readout=readout,
     )
     meta = {
         "panorama": name,
         "fov_deg": camera.fov_deg,
         "barrel": camera.barrel,
+        "readout": readout,
         "speeds": speeds.__dict__,
         "start_pitch_deg": start_pitch,
     }
@@ -1095,6 +1175,10 @@ LOW, MID, HD, WIDE = (144, 256), (180, 320), (544, 960), (376, 1240)
 # A phone held upright: frames taller than wide, 40-60 deg across (a phone's main camera is about 65-70
 # deg across its long side, so about 40 across its short one; 60 covers its wider modes).
 PORTRAIT, PORTRAIT_HD, PORTRAIT_FOV = (320, 180), (960, 544), (40.0, 60.0)
+# A rolling shutter's readout time as a fraction of the frame interval: phones read a frame in about
+# 10-30 ms (Forssen & Ringaby, CVPR 2010, measured an iPhone 3GS at 30 ms; newer sensors are faster),
+# 30-90 % of a 30 fps frame interval.
+READOUT = (0.3, 0.9)
 
 CONDITIONS: dict[str, ConditionSpec] = {
     # real photographs mapped into outdoor streets (no downloads: scikit-image's photographs)
@@ -1154,6 +1238,17 @@ CONDITIONS: dict[str, ConditionSpec] = {
         "overlay", MID, _pano, True, proxy=False, pool=PURE_ROTATIONS, degradation="overlay", desc="exact rotations"
     ),
     "pano-walk-portrait": _spec("portrait", PORTRAIT, _pano, True, fov=PORTRAIT_FOV),
+    # a phone's CMOS sensor reads its lines over 30-90 % of the frame interval: a turn shears the frame
+    "street-rolling-shutter": _spec("rolling-shutter", MID, _street, rolling=READOUT, desc="rolling shutter"),
+    "street-fast-turn-rolling-shutter": _spec(
+        "rolling-shutter", MID, _street, turn=FAST_TURN, rolling=READOUT, desc="rolling shutter, 3-10 deg/frame"
+    ),
+    "pano-rotation-rolling-shutter": _spec(
+        "rolling-shutter", MID, _pano, True, proxy=False, pool=PURE_ROTATIONS, rolling=READOUT, desc="exact rotations"
+    ),
+    "pano-walk-portrait-rolling-shutter": _spec(
+        "rolling-shutter", PORTRAIT, _pano, True, fov=PORTRAIT_FOV, rolling=READOUT, desc="upright: read across"
+    ),
     "pano-rotation-portrait": _spec(
         "portrait", PORTRAIT_HD, _pano, True, proxy=False, pool=PURE_ROTATIONS, fov=PORTRAIT_FOV, desc="544x960 upright"
     ),
