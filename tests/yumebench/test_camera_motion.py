@@ -874,3 +874,66 @@ def test_content_fixed_to_the_frame_is_found_where_the_camera_turns():
         for k, p in enumerate(person)
     ]
     assert cm.camera_fixed_cells(still_camera, WIDTH, HEIGHT, config) is None
+
+
+# the analysis size of a 16:9 video (MotionConfig.analysis_width)
+RS_WIDTH, RS_HEIGHT = 480, 270
+RS_CENTER = ((RS_WIDTH - 1) / 2, (RS_HEIGHT - 1) / 2)
+
+
+def _rolling_shutter_turn(readout: float, axis: int, noise: float = 0.15, seed: int = 0) -> list:
+    """Four 5-frame windows of a steady fast turn (8 deg/frame left, 0.5 deg/frame down) over points at
+    infinity at 480x270, seen by a sensor that reads line l (a row with ``axis`` 1, a column with 0)
+    ``readout`` x l / size of a frame interval late: each point is where the camera's rotation at its own
+    line's moment puts it (solved by fixed-point iteration), plus ``noise`` px of tracking noise."""
+    rng = np.random.default_rng(seed)
+    focal = cm._focal_of(65.0, RS_WIDTH)
+    omega = np.radians([-0.5, -8.0, 0.0])  # rotation vector per frame (pitch about x, yaw about y)
+    size = RS_HEIGHT if axis == 1 else RS_WIDTH
+    frame = np.array([RS_WIDTH, RS_HEIGHT])
+    windows = []
+    for k in range(4):
+        start = rng.uniform(0, 1, (600, 2)) * frame
+        rays = np.column_stack([(start - RS_CENTER) / focal, np.ones(len(start))])
+        rays = rays @ Rotation.from_rotvec(5 * k * omega).as_matrix().T  # in the world at the window's start
+
+        def seen(t0: float, start: np.ndarray = start, rays: np.ndarray = rays) -> np.ndarray:
+            p = start.copy()
+            for _ in range(8):
+                t = t0 + readout * p[:, axis] / size
+                camera = np.einsum("nji,nj->ni", Rotation.from_rotvec(t[:, None] * omega).as_matrix(), rays)
+                p = focal * camera[:, :2] / camera[:, 2:] + RS_CENTER
+            return p
+
+        p1, p2 = seen(5.0 * k), seen(5.0 * (k + 1))
+        inside = np.all((p1 >= 0) & (p1 < frame) & (p2 >= 0) & (p2 < frame), axis=1)
+        p1, p2 = p1[inside][:200], p2[inside][:200]
+        p1, p2 = p1 + rng.normal(0, noise, p1.shape), p2 + rng.normal(0, noise, p2.shape)
+        windows.append(cm._Window(p1, p2, 5, 5 * k, "moving", RS_CENTER[1]))
+    return windows
+
+
+def test_unroll_points_turns_a_rolling_shutter_turn_back_into_a_rotation():
+    focal = cm._focal_of(65.0, RS_WIDTH)
+    for w in _rolling_shutter_turn(0.6, axis=1, noise=0.0):
+        sheared = np.median(cm.rotation_transfer(w.p1, w.p2, focal, RS_CENTER)[1])
+        unrolled = cm.unroll_points(w.p1, w.p2, w.frames, 0.6, 1, RS_HEIGHT, focal, RS_CENTER)
+        assert sheared > 0.2
+        assert np.median(cm.rotation_transfer(w.p1, unrolled, focal, RS_CENTER)[1]) < 0.25 * sheared
+        assert cm.unroll_points(w.p1, w.p2, w.frames, 0.0, 1, RS_HEIGHT, focal, RS_CENTER) is w.p2
+
+
+def test_a_fast_turn_through_a_rolling_shutter_is_a_turn_with_its_readout():
+    windows = _rolling_shutter_turn(0.6, axis=1)
+    d = cm.OpenCVMotionEstimator()._decide(windows, RS_WIDTH, RS_CENTER)
+    assert d["decision"] == "rotation"
+    assert d["readout_axis"] == 1 and d["readout"] == pytest.approx(0.6, abs=0.1)
+    assert abs(d["fov"] - 65.0) < 3.0
+    # without the shutter's model its shear is parallax
+    without = cm.OpenCVMotionEstimator(cm.MotionConfig(max_readout=0.0))._decide(windows, RS_WIDTH, RS_CENTER)
+    assert without["decision"] == "translation"
+    # a global shutter's turn is given no readout; read across the columns (a phone held upright), a yaw
+    # turn only stretches the flow along itself, and the FOV search absorbs that
+    for readout, axis in ((0.0, 1), (0.6, 0)):
+        turn = cm.OpenCVMotionEstimator()._decide(_rolling_shutter_turn(readout, axis), RS_WIDTH, RS_CENTER)
+        assert turn["decision"] == "rotation" and turn["readout"] == 0.0

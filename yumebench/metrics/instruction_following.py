@@ -114,6 +114,7 @@ def score_segments(
                     "noise_px": round(motion.noise_px, 4),
                     "fov_deg": round(motion.fov_deg, 3),
                     "lens_barrel": round(getattr(motion, "barrel", 0.0), 4),
+                    "rolling_readout": round(getattr(motion, "readout", 0.0), 3),
                     "coherent_parallax": round(getattr(motion, "coherent_share", 0.0), 4),
                     **_depth_fields(getattr(motion, "depth_consistency", None)),
                     "camera_roll_deg": _roll_field(getattr(motion, "walker_fit", None)),
@@ -195,7 +196,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "24"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "25"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -222,7 +223,8 @@ class InstructionFollowing(Dimension):
     # ... and only where the carried-over tracks bear it out (a sign test, not a ratio of 8-20 tracks); 23:
     # a walker the level model leaves much unexplained is refitted with the camera rolled about its optical
     # axis (askew, rolling) and kept where that explains most of it; 24: content fixed to the frame (a
-    # logo, a burnt-in clock, a HUD) is found and tracked around, and no track starts on black bars' edges
+    # logo, a burnt-in clock, a HUD) is found and tracked around, and no track starts on black bars' edges;
+    # 25: a segment read as translation is tried as a rotation seen by a rolling shutter (readout searched)
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
