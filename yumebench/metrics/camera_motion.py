@@ -847,39 +847,44 @@ def unroll_points(
     size: int,
     focal: float,
     center: tuple[float, float],
-) -> np.ndarray:
-    """A window's last-frame points ``p2`` (N, 2) seen by a rolling shutter moved to where they are
-    one window (``frames`` frame intervals) after ``p1``, as a global shutter sees them. The sensor
-    reads line l at ``readout`` x l / ``size`` of a frame interval after the first (``readout`` < 0:
-    the other way), so a track that crossed lines was seen ``readout`` x (l2 - l1) / ``size`` frame
-    intervals more than a window apart: its ``p2`` is turned back by that share of the window's
-    rotation (fitted to the tracks at ``focal``, then again to the moved ones). A turn at a steady rate
-    keeps its rotation between the two sightings of one line, so nothing else needs moving. On exact
-    rolling-shutter tracks of a turn of 9 deg/frame (readout 0.56, 5-frame window) the rotation's median
-    error falls from 0.41 px to 0.04 px; moving each track by its mean velocity instead left 0.14 px,
-    and moving every point back to one moment (rows shift by up to a third of a fast turn's flow, which
-    is far from uniform) 0.34 px."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """A window's tracks (``p1`` in its first frame, ``p2`` ``frames`` later; (N, 2) each) seen by a
+    rolling shutter moved to where a global shutter sees them at the moment each frame's middle line is
+    read. The sensor reads line l ``readout`` x (l - middle) / ``size`` frame intervals after the middle
+    one (``readout`` < 0: the other way); each point is turned back by the camera's rotation over its
+    line's delay, the window's rotation (fitted to the tracks at ``focal``, then again to the moved ones)
+    scaled to that share of the window. For a steady turn this is exact; for a walk it also brings every
+    line's point into one camera, which the essential matrix needs (a fast turn's lines are seen from
+    cameras turned up to a few degrees apart). On exact rolling-shutter tracks of a turn of 9 deg/frame
+    (readout 0.56, a 5-frame window) the rotation's median error falls from 0.41 px to 0.04 px; a first
+    form that moved each point by its mean velocity instead left 0.34 px (a fast turn's flow is far from
+    uniform over the shift)."""
     if not readout or len(p2) == 0:
-        return p2
+        return p1, p2
     from scipy.spatial.transform import Rotation
 
-    share = readout * (p2[:, axis] - p1[:, axis]) / size / frames
-    bearings = _bearings(p2, focal, center)
-    moved = p2
-    for _ in range(2):
-        rot, _ = rotation_transfer(p1, moved, focal, center)
-        back = Rotation.from_rotvec(-share[:, None] * Rotation.from_matrix(rot).as_rotvec()).as_matrix()
-        rays = np.einsum("nij,nj->ni", back, bearings)
+    middle = (size - 1) / 2
+
+    def turned_back(points: np.ndarray, rotvec: np.ndarray) -> np.ndarray:
+        share = readout * (points[:, axis] - middle) / size / frames
+        back = Rotation.from_rotvec(-share[:, None] * rotvec).as_matrix()
+        rays = np.einsum("nij,nj->ni", back, _bearings(points, focal, center))
         z = np.maximum(rays[:, 2], 1e-6)
-        moved = np.column_stack([focal * rays[:, 0] / z + center[0], focal * rays[:, 1] / z + center[1]])
-    return moved
+        return np.column_stack([focal * rays[:, 0] / z + center[0], focal * rays[:, 1] / z + center[1]])
+
+    q1, q2 = p1, p2
+    for _ in range(2):
+        rotvec = Rotation.from_matrix(rotation_transfer(q1, q2, focal, center)[0]).as_rotvec()
+        q1, q2 = turned_back(p1, rotvec), turned_back(p2, rotvec)
+    return q1, q2
 
 
 def _unrolled(w: _Window, readout: float, axis: int, size: int, focal: float, center: tuple[float, float]) -> _Window:
     """The window itself for a global shutter (``readout`` 0)."""
     if not readout:
         return w
-    return replace(w, p2=unroll_points(w.p1, w.p2, w.frames, readout, axis, size, focal, center))
+    p1, p2 = unroll_points(w.p1, w.p2, w.frames, readout, axis, size, focal, center)
+    return replace(w, p1=p1, p2=p2)
 
 
 def _corrected(w: _Window, d: dict, focal: float, width: int, height: int, center: tuple[float, float]) -> _Window:
