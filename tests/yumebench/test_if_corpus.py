@@ -26,6 +26,7 @@ from yumebench.motion_corpus import (  # noqa: E402
     _render,
     make_video,
     real_photos,
+    rolling_shutter_poses,
     segment_truth,
     street_world,
     walk_path,
@@ -473,3 +474,24 @@ def test_a_logo_and_a_clock_do_not_hide_the_camera():
     assert [r["correct"] for r in results] == [True] * 3, [(r["expected"], r["predicted"]) for r in results]
     blind = IFConfig(motion=replace(MotionConfig(), find_fixed_content=False))
     assert sum(r["correct"] for r in score_video_segments(video.frames, video.segments, blind)) == 1
+
+
+def test_a_rolling_shutter_reads_each_band_at_its_own_moment():
+    """A steady turn with a step: band b of frame k is seen at k + readout (b + 0.5) / bands, so its yaw
+    is the path's at that moment and its position between frame k's and the next; readout 0 is the
+    frame's own pose for every band."""
+    speeds = MotionSpeeds(step_m=0.1, yaw_deg=2.0, pitch_deg=0.0)
+    c2w = walk_path([Action("W", "→")], 10, speeds)
+    bands, readout = 4, 0.6
+    poses = rolling_shutter_poses(c2w, readout, bands)
+    assert poses.shape == (11, bands, 4, 4)
+    heading = np.degrees(np.arctan2(c2w[:, 0, 2], c2w[:, 2, 2]))
+    for k in (0, 5, 10):  # the last frame carries the motion on past the path's end
+        for b in range(bands):
+            t = k + readout * (b + 0.5) / bands
+            pose = poses[k, b]
+            assert np.degrees(np.arctan2(pose[0, 2], pose[2, 2])) == pytest.approx(heading[0] + 2.0 * t, abs=1e-6)
+            if k < 10:  # the position moves on between the frame's own and the next one's
+                share = t - k
+                assert np.allclose(pose[:3, 3], (1 - share) * c2w[k, :3, 3] + share * c2w[k + 1, :3, 3])
+    assert np.allclose(rolling_shutter_poses(c2w, 0.0, bands), c2w[:, None])
