@@ -1281,16 +1281,25 @@ class OpenCVMotionEstimator:
         decision = self._evidence(moving, fov, width, center)
         if decision["decision"] != "translation" or decision["score"] >= c.barrel_below_score:
             return decision
+        pinhole_cost = cost(fov)
         return (
-            self._through_lens(moving, thinned, fov, cost, width, center)
-            or self._through_rolling_shutter(moving, thinned, fov, cost(fov), width, center)
+            self._through_lens(moving, thinned, fov, cost, pinhole_cost, width, center)
+            or self._through_rolling_shutter(moving, thinned, fov, pinhole_cost, width, center)
             or decision
         )
 
     def _through_lens(
-        self, moving: list[_Window], thinned: list[_Window], fov: float, cost, width: int, center: tuple[float, float]
+        self,
+        moving: list[_Window],
+        thinned: list[_Window],
+        fov: float,
+        cost,
+        pinhole_cost: float,
+        width: int,
+        center: tuple[float, float],
     ) -> dict | None:
-        """The segment as a rotation through a barrel lens (coefficient and FOV fitted), or None."""
+        """The segment as a rotation through a barrel lens (coefficient and FOV fitted, ``cost`` the
+        rotation's median error at a FOV and coefficient, ``pinhole_cost`` at ``fov`` without one), or None."""
         c = self.config
         if c.max_barrel <= 0:
             return None
@@ -1307,7 +1316,7 @@ class OpenCVMotionEstimator:
         # the simplex reaches 25 deg wider: from a pinhole fit 28 deg narrow, a start 10 deg wide stalled
         simplex = np.array([[fov, 0.0], [fov + 25.0, 0.5 * c.max_barrel], [fov + 10.0, 0.1 * c.max_barrel]])
         found = minimize(joint, simplex[0], method="Nelder-Mead", options={"initial_simplex": simplex, "maxfev": 40})
-        if found.fun >= (1.0 - c.min_barrel_gain) * cost(fov):
+        if found.fun >= (1.0 - c.min_barrel_gain) * pinhole_cost:
             return None
         barrel = float(found.x[1])
         undistorted = [_undistorted(w, barrel, center, width) for w in moving]
@@ -1319,7 +1328,7 @@ class OpenCVMotionEstimator:
         moving: list[_Window],
         thinned: list[_Window],
         fov: float,
-        global_cost: float,
+        pinhole_cost: float,
         width: int,
         center: tuple[float, float],
     ) -> dict | None:
@@ -1339,7 +1348,7 @@ class OpenCVMotionEstimator:
         readout, axis = min(readouts, key=lambda ra: cost(*ra))
         # the shear and the focal length trade a little: the FOV is searched again with the readout
         fov = _golden_min(lambda f: cost(readout, axis, f), fov - 5.0, fov + 5.0, iterations=6)
-        if cost(readout, axis, fov) >= (1.0 - c.min_readout_gain) * global_cost:
+        if cost(readout, axis, fov) >= (1.0 - c.min_readout_gain) * pinhole_cost:
             return None
         size, focal = height if axis == 1 else width, _focal_of(fov, width)
         unrolled = [_unrolled(w, readout, axis, size, focal, center) for w in moving]
