@@ -216,8 +216,8 @@ def test_luma_alone_is_decoded_where_no_dimension_needs_colour(bench_dir, monkey
 
 
 def test_the_report_names_the_lens_a_segment_was_measured_through():
-    """A segment measured through a fitted barrel lens says so beside its field of view; a pinhole
-    segment's line says nothing of a lens."""
+    """A segment measured through a fitted barrel lens or rolling shutter says so beside its field of
+    view; a pinhole, global-shutter segment's line says nothing of either."""
     import numpy as np
 
     from yumebench.bench.report import _segment_html
@@ -229,6 +229,11 @@ def test_the_report_names_the_lens_a_segment_was_measured_through():
     lens = _segment_html({**segment, "motion": {**motion, "lens_barrel": 0.1762}}, frames)
     assert "field of view 80 deg; lens barrel 0.176" in lens
     assert "lens" not in _segment_html({**segment, "motion": {**motion, "lens_barrel": 0.0}}, frames)
+    shutter = {**motion, "rolling_readout": -0.562, "rolling_readout_lines": "columns"}
+    assert "rolling shutter reading its columns over 0.56 of a frame (from the far end)" in _segment_html(
+        {**segment, "motion": shutter}, frames
+    )
+    assert "rolling shutter" not in _segment_html({**segment, "motion": {**motion, "rolling_readout": 0.0}}, frames)
 
 
 def test_the_report_says_when_left_out_tracks_made_a_segment_translation():

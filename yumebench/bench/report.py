@@ -171,6 +171,13 @@ def _segment_html(s: dict, by_index: dict[int, np.ndarray]) -> str:
         f"{motion.get('windows_with_evidence', '?')}; field of view {motion.get('fov_deg', 0):.0f} deg"
         + (f"; lens barrel {motion['lens_barrel']:.3f}" if motion.get("lens_barrel") else "")
         + (
+            f"; rolling shutter reading its {motion.get('rolling_readout_lines', 'rows')} over "
+            f"{abs(motion['rolling_readout']):.2f} of a frame"
+            + (" (from the far end)" if motion["rolling_readout"] < 0 else "")
+            if motion.get("rolling_readout")
+            else ""
+        )
+        + (
             "; camera rolled {:+.1f} deg at the first frame, {:+.1f} at the last".format(*motion["camera_roll_deg"])
             if motion.get("camera_roll_deg")
             else ""

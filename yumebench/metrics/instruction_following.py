@@ -115,6 +115,7 @@ def score_segments(
                     "fov_deg": round(motion.fov_deg, 3),
                     "lens_barrel": round(getattr(motion, "barrel", 0.0), 4),
                     "rolling_readout": round(getattr(motion, "readout", 0.0), 3),
+                    "rolling_readout_lines": "rows" if getattr(motion, "readout_axis", 1) == 1 else "columns",
                     "coherent_parallax": round(getattr(motion, "coherent_share", 0.0), 4),
                     **_depth_fields(getattr(motion, "depth_consistency", None)),
                     "camera_roll_deg": _roll_field(getattr(motion, "walker_fit", None)),
