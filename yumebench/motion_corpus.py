@@ -1024,6 +1024,18 @@ def _capture(
     return frames
 
 
+def _film(world, c2w, rng, size, *, fov, barrel, roll, rolling, **capture) -> tuple[np.ndarray, np.ndarray, dict]:
+    """The planned path filmed: rolled about the optical axis where ``roll``, by a camera of ``size``
+    (``_camera``), through a rolling shutter whose readout is drawn from the range ``rolling`` where one
+    is given (no draw otherwise: the other conditions keep their videos); ``capture`` goes to
+    ``_capture``. (The path as filmed, the frames, the camera's meta fields.)"""
+    c2w = add_roll(c2w, rng) if roll else c2w
+    camera = _camera(rng, size, fov, barrel)
+    readout = rng.uniform(*rolling) if rolling else 0.0
+    frames = _capture(world, camera, c2w, rng, readout=readout, **capture)
+    return c2w, frames, {"fov_deg": camera.fov_deg, "barrel": camera.barrel, "readout": readout}
+
+
 def _street(
     condition,
     rng,
@@ -1052,27 +1064,21 @@ def _street(
     if objects:
         add_crossing_objects(world, rng, photos, objects)
     c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, pitch=pitch)
-    c2w = add_roll(c2w, rng) if roll else c2w
-    camera = _camera(rng, size, fov, barrel)
-    readout = rng.uniform(*rolling) if rolling else 0.0
-    frames = _capture(
+    c2w, frames, camera_meta = _film(
         world,
-        camera,
         c2w,
         rng,
+        size,
+        fov=fov,
+        barrel=barrel,
+        roll=roll,
+        rolling=rolling,
         shake=shake,
         night=night,
         degradation=degradation,
         supersample=supersample,
-        readout=readout,
     )
-    meta = {
-        "fov_deg": camera.fov_deg,
-        "barrel": camera.barrel,
-        "readout": readout,
-        "speeds": speeds.__dict__,
-        "start_pitch_deg": start_pitch,
-    }
+    meta = {**camera_meta, "speeds": speeds.__dict__, "start_pitch_deg": start_pitch}
     return _finish(f"{rng.integers(1 << 30)}", condition, rng, frames, c2w, n, segs, meta)
 
 
@@ -1118,28 +1124,21 @@ def _pano(
     if objects:
         add_crossing_objects(world, rng, photos, objects)
     c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, pitch=pitch, heading=(0, 360))
-    c2w = add_roll(c2w, rng) if roll else c2w
-    camera = _camera(rng, size, fov, barrel)
-    readout = rng.uniform(*rolling) if rolling else 0.0
-    frames = _capture(
+    c2w, frames, camera_meta = _film(
         world,
-        camera,
         c2w,
         rng,
+        size,
+        fov=fov,
+        barrel=barrel,
+        roll=roll,
+        rolling=rolling,
         shake=shake,
         night=night,
         degradation=degradation,
         night_exposure=(0.6, 0.9),
-        readout=readout,
     )
-    meta = {
-        "panorama": name,
-        "fov_deg": camera.fov_deg,
-        "barrel": camera.barrel,
-        "readout": readout,
-        "speeds": speeds.__dict__,
-        "start_pitch_deg": start_pitch,
-    }
+    meta = {"panorama": name, **camera_meta, "speeds": speeds.__dict__, "start_pitch_deg": start_pitch}
     return _finish(f"{name}-{rng.integers(1 << 30)}", condition, rng, frames, c2w, n, segs, meta)
 
 
