@@ -688,6 +688,42 @@ def add_roll(
     return out
 
 
+# A walker's gait (Orendurff et al., J. Rehabil. Res. Dev. 41(6A):829-834, 2004: the body's centre of mass rises
+# and falls 2.7-4.8 cm peak to peak once per step and sways 3.9-7.0 cm sideways once per stride, at
+# 0.7-1.6 m/s). The step period is drawn in frames from 6 to 18: 1.7-2.0 steps/s filmed at 12-30 fps.
+GAIT_BOB_M, GAIT_SWAY_M, GAIT_PERIOD_FRAMES = (0.01, 0.025), (0.01, 0.035), (6.0, 18.0)
+GAIT_PITCH_DEG, GAIT_ROLL_DEG = (0.2, 0.8), (0.3, 1.0)
+
+
+def add_gait(c2w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A walking camera's bob: once per step the camera rises and falls (``GAIT_BOB_M``) and nods
+    (``GAIT_PITCH_DEG``), once per stride (two steps) it sways sideways (``GAIT_SWAY_M``) and rolls
+    (``GAIT_ROLL_DEG``); amplitudes drawn from their ranges, the step period from
+    ``GAIT_PERIOD_FRAMES``. Only while the path moves: the bob fades in and out over a few frames
+    where the walker starts or stops (a turn on the spot does not bob). Like shake it is not part of
+    the truth, which is decoded from the smooth path (a walker's keys say where they go, not how the
+    head bobs on the way); unlike shake it moves the camera, not only turns it."""
+    n = len(c2w)
+    bob, sway = rng.uniform(*GAIT_BOB_M), rng.uniform(*GAIT_SWAY_M)
+    nod, roll = np.radians(rng.uniform(*GAIT_PITCH_DEG)), np.radians(rng.uniform(*GAIT_ROLL_DEG))
+    period, phase = rng.uniform(*GAIT_PERIOD_FRAMES), rng.uniform(0, 2 * np.pi)
+    steps = np.linalg.norm(np.diff(c2w[:, :3, 3], axis=0), axis=1) > 1e-9
+    walking = np.concatenate([steps, steps[-1:]]).astype(float)  # frame k walks where its pair to k+1 does
+    ramp = np.hanning(7)
+    envelope = np.convolve(walking, ramp / ramp.sum(), mode="same")
+    out = c2w.copy()
+    for k in range(n):
+        step_phase = 2 * np.pi * k / period + phase
+        right, up = c2w[k, :3, 0], np.array([0.0, -1.0, 0.0])  # OpenCV axes: the world's y points down
+        right = right - right[1] * np.array([0.0, 1.0, 0.0])
+        right /= max(np.linalg.norm(right), 1e-9)
+        e = envelope[k]
+        out[k, :3, 3] = c2w[k, :3, 3] + e * (bob * np.cos(step_phase) * up + sway * np.sin(step_phase / 2) * right)
+        wobble = _rot_x(e * nod * np.sin(step_phase)) @ _rot_z(e * roll * np.sin(step_phase / 2))
+        out[k, :3, :3] = c2w[k, :3, :3] @ wobble
+    return out
+
+
 def segment_truth(c2w: np.ndarray, frames_per_segment: int, num_segments: int) -> list[dict]:
     """Each segment's label: the dominant per-pair label of the exact path under the shared decoder
     (scale-free direction rule, published rotation threshold of 1e-3 rad per frame)."""
@@ -1003,12 +1039,15 @@ def _capture(
     supersample=False,
     night_exposure=(0.3, 0.5),
     readout=0.0,
+    gait=False,
 ):
-    """Render along the path (with shake on top if asked). Night: dark (exposure 0.3-0.5, gamma 1.3, a
-    lit street is dim but visible) with sensor noise. ``readout`` > 0: a rolling shutter reading its
-    lines over that fraction of the frame interval, along the rows, or along the columns where the frame
-    is taller than wide (a phone held upright reads its sensor's rows across the picture)."""
+    """Render along the path (with shake and a walker's gait on top if asked). Night: dark (exposure
+    0.3-0.5, gamma 1.3, a lit street is dim but visible) with sensor noise. ``readout`` > 0: a rolling
+    shutter reading its lines over that fraction of the frame interval, along the rows, or along the
+    columns where the frame is taller than wide (a phone held upright reads its sensor's rows across the
+    picture)."""
     render_path = add_shake(c2w, rng) if shake else c2w
+    render_path = add_gait(render_path, rng) if gait else render_path
     if night:
         world.exposure, world.gamma = rng.uniform(*night_exposure), 1.3
     if readout:
@@ -1059,6 +1098,7 @@ def _street(
     barrel=None,
     roll=False,
     rolling=None,
+    gait=False,
 ) -> CorpusVideo:
     world = street_world(rng, photos, sampling, facade_height=facade)
     if objects:
@@ -1074,6 +1114,7 @@ def _street(
         roll=roll,
         rolling=rolling,
         shake=shake,
+        gait=gait,
         night=night,
         degradation=degradation,
         supersample=supersample,
@@ -1116,6 +1157,7 @@ def _pano(
     barrel=None,
     roll=False,
     rolling=None,
+    gait=False,
 ) -> CorpusVideo:
     # the night panoramas are mostly black: only the night condition uses them
     names = [k for k in (names or sorted(set(panoramas) - set(NIGHT_PANORAMAS))) if k in panoramas] or sorted(panoramas)
@@ -1134,6 +1176,7 @@ def _pano(
         roll=roll,
         rolling=rolling,
         shake=shake,
+        gait=gait,
         night=night,
         degradation=degradation,
         night_exposure=(0.6, 0.9),
@@ -1198,6 +1241,7 @@ CONDITIONS: dict[str, ConditionSpec] = {
     "street-pitched-up": _spec("pitched", MID, _street, pitch=(30, 45), desc="looking 30-45 deg up"),
     "street-objects": _spec("objects", MID, _street, objects=3, desc="photographs crossing the view"),
     "street-shake": _spec("shake", MID, _street, shake=True, desc="handheld shake"),
+    "street-gait": _spec("gait", MID, _street, gait=True, desc="a walker's bob, sway, nod and roll"),
     "street-slow-turn": _spec("slow-turn", MID, _street, turn=SLOW_TURN, desc="turns of 0.03-0.3 deg/frame"),
     "street-fast-turn": _spec("fast-turn", MID, _street, turn=FAST_TURN, desc="turns of 3-10 deg/frame"),
     "street-blur": _spec("degraded", MID, _street, degradation="blur"),
@@ -1226,6 +1270,7 @@ CONDITIONS: dict[str, ConditionSpec] = {
     "pano-night": _spec("pano-night", MID, _pano, True, names=NIGHT_PANORAMAS),
     "pano-water": _spec("pano-water", MID, _pano, True, names=WATER_PANORAMAS, ripple=0.08),
     "pano-shake": _spec("pano", MID, _pano, True, shake=True),
+    "pano-walk-gait": _spec("gait", MID, _pano, True, gait=True),
     "pano-rotation-distorted": _spec(
         "distorted", MID, _pano, True, proxy=False, pool=PURE_ROTATIONS, barrel=(0.05, 0.3), desc="exact rotations"
     ),

@@ -17,6 +17,10 @@ from yumebench.metrics.instruction_following import IFConfig, accuracy_tables, s
 from yumebench.motion_corpus import (  # noqa: E402
     ALL_PAIRS,
     CONDITIONS,
+    GAIT_BOB_M,
+    GAIT_PITCH_DEG,
+    GAIT_ROLL_DEG,
+    GAIT_SWAY_M,
     CameraModel,
     MotionSpeeds,
     Texture,
@@ -24,6 +28,7 @@ from yumebench.motion_corpus import (  # noqa: E402
     _camera,
     _plan,
     _render,
+    add_gait,
     make_video,
     real_photos,
     rolling_shutter_poses,
@@ -495,3 +500,24 @@ def test_a_rolling_shutter_reads_each_band_at_its_own_moment():
                 share = t - k
                 assert np.allclose(pose[:3, 3], (1 - share) * c2w[k, :3, 3] + share * c2w[k + 1, :3, 3])
     assert np.allclose(rolling_shutter_poses(c2w, 0.0, bands), c2w[:, None])
+
+
+def test_a_walkers_gait_bobs_while_it_walks_and_not_while_it_turns_on_the_spot():
+    """A walk, a turn on the spot, a walk: while the path moves, the camera rises and falls, sways
+    sideways, nods and rolls within the gait's ranges (and does move); in the middle of the turn on the
+    spot it is where the path is. The truth, decoded from the smooth path, is the commanded actions."""
+    speeds = MotionSpeeds(step_m=0.05, yaw_deg=1.5, pitch_deg=0.0)
+    c2w = walk_path([Action("W", "·"), Action("None", "→"), Action("A", "·")], 32, speeds)
+    for seed in range(4):
+        bobbing = add_gait(c2w, np.random.default_rng(seed))
+        offset = np.einsum("kji,kj->ki", c2w[:, :3, :3], bobbing[:, :3, 3] - c2w[:, :3, 3])  # camera axes
+        turn = np.einsum("kji,kjl->kil", c2w[:, :3, :3], bobbing[:, :3, :3])
+        nod, roll = (np.degrees(np.abs(Rotation.from_matrix(turn).as_rotvec()[:, i])) for i in (0, 2))
+        walking = np.r_[4:28, 68:92]
+        assert np.abs(offset[walking, 1]).max() <= GAIT_BOB_M[1] + 1e-9
+        assert np.abs(offset[walking, 0]).max() <= GAIT_SWAY_M[1] + 1e-9
+        assert np.abs(offset[walking, 1]).max() > 0.5 * GAIT_BOB_M[0]
+        assert nod[walking].max() <= GAIT_PITCH_DEG[1] + 1e-9 and roll[walking].max() <= GAIT_ROLL_DEG[1] + 1e-9
+        assert np.allclose(bobbing[40:56], c2w[40:56])
+    truth = segment_truth(c2w, 32, 3)
+    assert [(s["keys"], s["mouse"]) for s in truth] == [("W", "·"), ("None", "→"), ("A", "·")]
