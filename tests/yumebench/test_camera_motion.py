@@ -274,6 +274,52 @@ def test_a_shaken_walker_is_fitted_with_shake_and_a_steady_one_without():
     assert with_shake == 8 and walker_alone <= 6
 
 
+def _bobbing_walker(seed: int):
+    """Four 8-frame windows of a slow walker (0.03 per frame straight ahead, no turn) whose camera bobs
+    0.025 up and down once per 10-frame step, sways 0.035 sideways once per stride and nods 0.5 deg and
+    rolls 0.8 deg with them (a walker's gait, as ``motion_corpus.add_gait`` films it), over a scene at
+    3-40 units."""
+    rng = np.random.default_rng(seed)
+    focal, phase = 230.0, rng.uniform(0, 2 * np.pi)
+    poses = []
+    for k in range(0, 33, 8):
+        a = 2 * np.pi * k / 10.0 + phase
+        position = np.array([0.035 * math.sin(a / 2), -0.025 * math.cos(a), 0.03 * k])
+        rotation = Rotation.from_euler("xz", [0.5 * math.sin(a), 0.8 * math.sin(a / 2)], degrees=True).as_matrix()
+        poses.append((rotation, position))
+    windows, sigmas, candidates = [], [], []
+    for k in range(4):
+        points = _scene(rng, focal=focal)
+        (r1, t1), (r2, t2) = poses[k], poses[k + 1]
+        first, second = (points - t1) @ r1, (points - t2) @ r2
+        keep = (first[:, 2] > 0.5) & (second[:, 2] > 0.5)
+        p1 = _project(first[keep], focal) + rng.normal(0, 0.2, (keep.sum(), 2))
+        p2 = _project(second[keep], focal) + rng.normal(0, 0.2, (keep.sum(), 2))
+        windows.append(cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1]))
+        sigmas.append(np.full(len(p1), 0.2))
+        candidates += cm.motion_hypotheses(p1, p2, 8, focal, CENTER)
+    return windows, sigmas, candidates, focal
+
+
+def test_a_bobbing_walker_walks_straight_once_its_shake_moves_the_camera(monkeypatch):
+    """Known answer: a slow walker straight ahead whose camera bobs and sways by about its step per frame.
+    With shake that turns and displaces the camera at each window's ends (version 26), every seed reads a
+    forward step without a turn (below the published rule's 1e-3 rad/frame); with shake that only turns it
+    (version 25), the bob is explained by a turn or a sideways step in some seeds."""
+    threshold = math.degrees(1e-3)
+    for seed in range(8):
+        fit = cm.constant_motion_fit(*_bobbing_walker(seed)[:3], 230.0, CENTER)
+        yaw, pitch = cm.per_frame_euler(fit.rotation, 1)
+        assert fit.shake and fit.shake_poses.shape == (5, 6)
+        assert fit.direction[2] > 0.99 and abs(yaw) < threshold and abs(pitch) < threshold, (seed, fit.direction, yaw)
+    monkeypatch.setattr(cm, "SHAKE_DOF", 3)
+    wrong = 0
+    for seed in range(8):
+        fit = cm.constant_motion_fit(*_bobbing_walker(seed)[:3], 230.0, CENTER)
+        wrong += fit.direction[2] < 0.99 or abs(cm.per_frame_euler(fit.rotation, 1)[0]) > threshold
+    assert wrong >= 2
+
+
 def test_the_shake_jacobian_equals_forward_differences():
     """The grouped Jacobian (one axis of every even or every odd shaken frame stepped at once) is the
     plain forward-difference Jacobian, one parameter at a time."""
@@ -285,13 +331,15 @@ def test_the_shake_jacobian_equals_forward_differences():
 
     def terms(x):
         rot, pos = cm.walker_poses(x[..., :4], offsets)
-        rot = rot @ cm._rotation_matrices(x[..., 4:].reshape(*x.shape[:-1], len(frames), 3))[..., at, :, :]
+        shake = x[..., 4:].reshape(*x.shape[:-1], len(frames), cm.SHAKE_DOF)
+        rot = rot @ cm._rotation_matrices(shake[..., :3])[..., at, :, :]
+        pos = pos + shake[..., at, 3:]
         first_rot_t = np.swapaxes(rot[..., :4, :, :], -1, -2)
         moved = np.einsum("...ij,...j->...i", first_rot_t, pos[..., 4:, :] - pos[..., :4, :])
         relative = cm._relative(first_rot_t @ rot[..., 4:, :, :], moved)
         return np.concatenate([residuals(*relative), x[..., 4:] / 0.01], -1)
 
-    x = np.concatenate([[0.05, 0.005, 0.001, 1.5], np.random.default_rng(1).normal(0, 0.005, 3 * len(frames))])
+    x = np.concatenate([[0.05, 0.005, 0.001, 1.5], np.random.default_rng(1).normal(0, 0.005, 6 * len(frames))])
     f0 = terms(x)
     groups = cm._shake_groups(4, at, [len(w.p1) for w in windows], len(f0))
     fast = cm._shake_jacobian(terms, x, f0, 4, groups)
@@ -750,8 +798,8 @@ def test_a_shaken_walk_keeps_its_depths_once_its_shake_is_fitted():
     candidates = [h for w in windows for h in cm.motion_hypotheses(w.p1, w.p2, w.frames, focal, CENTER)]
     sigmas = [np.full(len(w.p1), 0.2) for w in windows]
     fit = cm.constant_motion_fit(windows, sigmas, candidates, focal, CENTER, shake=True)
-    assert fit.shake and fit.shake_rotations.shape == (4, 3)
-    assert cm.depth_consistency(windows, fit.params, focal, CENTER, shake=fit.shake_rotations).ratio < 0.05
+    assert fit.shake and fit.shake_poses.shape == (4, 6)
+    assert cm.depth_consistency(windows, fit.params, focal, CENTER, shake=fit.shake_poses).ratio < 0.05
 
 
 def _rolled_walker(seed: int, roll_deg: float, roll_rate_deg: float, curvature_deg: float = 0.0):

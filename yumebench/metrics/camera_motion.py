@@ -47,8 +47,8 @@ a sideways step from its bas-relief twin, a step the other way with a little mor
 can still be a local minimum that every proposed start settles in, so the best motion's mirror image
 (the sideways step reversed) is refined too and kept when it fits better; a fit that turns past a
 quarter turn per window is an alias of a slower turn and is refused. Where the walker leaves much
-unexplained and a small rotation of the camera at each window's ends (handheld shake) explains most of
-it, the segment is fitted with that shake. The focal length of
+unexplained and a small rotation and displacement of the camera at each window's ends (handheld shake,
+a walker's bob and sway) explains most of it, the segment is fitted with that shake. The focal length of
 translating segments is the video's (a camera keeps its lens): the median of its rotation segments'
 self-calibrations (a turn of ``min_calibration_deg`` per window pins the focal to about a degree), else
 a Mendonça-Cipolla self-calibration from the translating windows (poorly conditioned for a level walker:
@@ -1129,7 +1129,7 @@ class OpenCVMotionEstimator:
             # wobbling turn of the tuning seeds went back to a walk.
             shaken = self._refit(windows, motion, focal, center, motion.fov_deg, shake=True).walker_fit
             if shaken.shake and shaken.cost < SHAKE_GAIN * fit.cost:
-                consistency = depth_consistency(moving, shaken.params, focal, center, shake=shaken.shake_rotations)
+                consistency = depth_consistency(moving, shaken.params, focal, center, shake=shaken.shake_poses)
         if not self._depths_fail(consistency):
             return replace(motion, depth_consistency=consistency)
         turn = self._motion(windows, {**d, "decision": "rotation"}, focal, center, motion.fov_deg)
@@ -1694,10 +1694,13 @@ def _walker_relatives(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The windows' (R, unit t) under walkers ``params`` (..., 4 or 7) at the frame ``offsets``
     (``_window_offsets``), each camera turned by its frame's ``shake`` rotation vector (..., F, 3), frame
-    ``at[i]`` for offset i, where given."""
+    ``at[i]`` for offset i, where given; a ``shake`` of (..., F, 6) also moves each camera by its last
+    three (the walker's frame-0 axes, in steps)."""
     rot, pos = walker_poses(params, offsets)
     if shake is not None:
-        rot = rot @ _rotation_matrices(shake)[..., at, :, :]
+        rot = rot @ _rotation_matrices(shake[..., :3])[..., at, :, :]
+        if shake.shape[-1] > 3:  # and moved off the walker's path (a walker's bob and sway)
+            pos = pos + shake[..., at, 3:]
     return _window_relatives(rot, pos, len(offsets) // 2)
 
 
@@ -1886,11 +1889,13 @@ def constant_motion_fit(
     step.) ``fit_focal`` refines the focal length too (its log scale, with a weak prior of
     ``FOCAL_PRIOR_LOG_SIGMA``): a walker's turn fixes it the way a pure rotation's does. ``start`` (walker
     parameters, e.g. an earlier fit's) replaces the proposals: it alone is refined (with its mirror image
-    under ``refine_mirror``). ``shake`` adds a small rotation of the camera at each window's first and
-    last frame (a handheld camera's shake on top of the walker; a prior of ``SHAKE_PRIOR_DEG``, in plain
-    squares, keeps it small): a walker alone must explain each window's share of the shake by its step,
-    and the sideways step is what gives. ``None`` tries it where the walker alone leaves more than
-    ``SHAKE_COST`` per track and keeps it where it leaves less than ``SHAKE_GAIN`` of that. ``roll`` fits
+    under ``refine_mirror``). ``shake`` adds a small rotation and displacement of the camera at each
+    window's first and last frame (a handheld camera's shake, a walker's bob and sway, on top of the
+    walker; priors of ``SHAKE_PRIOR_DEG`` and ``SHAKE_PRIOR_STEPS``, in plain squares, keep them small): a
+    walker alone must explain each window's share of the shake by its step, and the sideways step is what
+    gives. ``None`` tries it where the walker alone leaves more than ``SHAKE_COST`` per track (from the
+    best walker, and from that fit stepping each of four ways) and keeps it where it leaves less than
+    ``SHAKE_GAIN`` of that. ``roll`` fits
     the walker with roll (``walker_poses`` with seven parameters: a camera rolled, rolling or swaying
     about its optical axis, which the level walker can explain only by a sideways step or a turn); a
     ``start`` with seven parameters is one. ``None`` (with ``shake`` None too) tries it before shake where the walker
@@ -1903,26 +1908,29 @@ def constant_motion_fit(
     origin = min(w.start for w in windows)
     residuals = _epipolar_residuals(windows, sigmas, focal, center)
     offsets = _window_offsets(windows)
-    # the frames where a window starts or ends, each with its own shake rotation (windows do not overlap:
+    # the frames where a window starts or ends, each with its own shake (windows do not overlap:
     # a window's first and last frame are neighbours in this list, so one is even and one is odd)
     frames_shaken, at = np.unique(offsets, return_inverse=True)
     rolling = bool(roll) or (start is not None and len(start) >= ROLLING_WALKER)
     walker = ROLLING_WALKER if rolling else 4  # the walker's parameters
     walker_size = walker + 1 if fit_focal else walker
 
-    def terms(x: np.ndarray, fn=residuals) -> np.ndarray:  # x (..., walker [+ 1 log focal] [+ 3 per shaken frame])
+    def terms(x: np.ndarray, fn=residuals) -> np.ndarray:  # x (..., walker [+ 1 log focal] [+ 6 per shaken frame])
         shaken = x.shape[-1] > walker_size
-        omega = x[..., walker_size:].reshape(*x.shape[:-1], len(frames_shaken), 3) if shaken else None
+        omega = x[..., walker_size:].reshape(*x.shape[:-1], len(frames_shaken), SHAKE_DOF) if shaken else None
         relative = _walker_relatives(x[..., :walker], offsets, omega, at)
         out = [fn(*relative, np.exp(x[..., walker])) if fit_focal else fn(*relative)]
         if fit_focal:
             out.append(x[..., walker : walker + 1] / FOCAL_PRIOR_LOG_SIGMA)
         if shaken:
-            out.append(x[..., walker_size:] / math.radians(SHAKE_PRIOR_DEG))
+            out.append(x[..., walker_size:] / prior_sigma)
         return np.concatenate(out, axis=-1) if len(out) > 1 else out[0]
 
     longest = max(w.frames for w in windows)
-    shake_rows = 3 * len(frames_shaken)
+    shake_rows = SHAKE_DOF * len(frames_shaken)
+    prior_sigma = np.tile(
+        [math.radians(SHAKE_PRIOR_DEG)] * 3 + [SHAKE_PRIOR_STEPS] * (SHAKE_DOF - 3), len(frames_shaken)
+    )
 
     def shake_loss(z: np.ndarray) -> np.ndarray:
         # Cauchy on the tracks, plain squares on the shake prior: made robust, the prior would let a roll of
@@ -2034,7 +2042,18 @@ def constant_motion_fit(
             tried = math.isfinite(best[0]) and best[0] > SHAKE_COST * tracks
         else:
             tried = shake
-        trial = on_thin()[1](np.concatenate([best[1], no_shake])) if tried else None
+        trial = None
+        if tried:
+            # and again from that fit stepping forward, right, back and left: a bob the walker alone cannot
+            # explain leaves its fits about equally poor in every direction, and a shaken fit keeps the side
+            # of the step it starts on (a forward walk with sway, started on the walker's sideways step)
+            trial = on_thin()[1](np.concatenate([best[1], no_shake]))
+            turned = []
+            for azimuth in (0.0, math.pi / 2, math.pi, -math.pi / 2):
+                x = trial[1][:walker_size].copy()
+                x[3] = azimuth
+                turned.append(on_thin()[1](np.concatenate([x, no_shake])))
+            trial = min([trial, *turned], key=lambda f: f[0])
         if shake is None:
             shake = tried and trial[0] < SHAKE_GAIN * cost(best[1], on_thin()[0])
         best = shaken_fit(trial) if shake else with_mirror(best)
@@ -2050,7 +2069,7 @@ def constant_motion_fit(
         x[:walker].copy(),
         cost=best[0],
         shake=bool(shake),
-        shake_rotations=x[walker_size:].reshape(-1, 3).copy() if shake else None,
+        shake_poses=x[walker_size:].reshape(-1, SHAKE_DOF).copy() if shake else None,
         roll_deg=tuple(float(r) for r in np.degrees(walker_roll(x, np.array([0, offsets.max()])))) if rolling else None,
     )
 
@@ -2065,8 +2084,10 @@ class WalkerFit(NamedTuple):
     params: np.ndarray  # the walker's (theta, psi, phi, a [, roll, its rate, its curvature]) (walker_poses)
     sigmas: dict | None = None  # the noise sigma of each window it was fitted on, by the window's start frame
     cost: float = 0.0  # capped cost on the tracks it was fitted on
-    shake: bool = False  # fitted with a shake rotation at each window's ends (constant_motion_fit)
-    shake_rotations: np.ndarray | None = None  # those rotations (rotation vectors, in frame order), if shaken
+    shake: bool = False  # fitted with shake at each window's ends (constant_motion_fit)
+    # each shaken frame's rotation vector and displacement (in steps, the walker's frame-0 axes), in frame
+    # order, if shaken
+    shake_poses: np.ndarray | None = None
     roll_deg: tuple[float, float] | None = None  # the camera's roll at the first and last frame, if fitted
 
 
@@ -2086,6 +2107,14 @@ FOCAL_PRIOR_LOG_SIGMA = 1.0
 # 551, but a roll of 35-68 deg at every frame then stood in for those rooms' turns (3 of their 24
 # segments put wrong) at 1.5x the CPU time.
 SHAKE_PRIOR_DEG = 0.5
+# Since IF version 26 a shaken frame is also displaced (a walker's bob and sway, which moves the camera
+# 1-4 cm up and sideways while a slow walker steps 3 cm per frame: the level walker alone read such walks
+# as diagonal steps with a phantom turn), with a prior of SHAKE_PRIOR_STEPS (in the walker's steps) on each
+# axis: 6 parameters per shaken frame. Tuning seeds, the gait and shake conditions (72 segments): rotation
+# only 60, displaced with a prior of 0.25, 0.5 and 1 step 64, 64 and 63; with the shaken fit also started
+# stepping each of four ways 65 (a fit started on the walker's sideways step stays there).
+SHAKE_DOF = 6
+SHAKE_PRIOR_STEPS = 0.5
 SHAKE_COST = 3.0
 SHAKE_GAIN = 0.5
 # Roll (constant_motion_fit): the capped cost per track of the walker alone above which the walker with
@@ -2128,30 +2157,31 @@ def forward_jacobian(fn, x: np.ndarray, f0: np.ndarray) -> np.ndarray:
 
 
 def _shake_groups(walker_size: int, at: np.ndarray, tracks: list[int], rows: int) -> list[np.ndarray]:
-    """The six parameter groups of ``_shake_jacobian`` for a fit whose windows have ``tracks`` tracks and
-    start and end at the shaken frames ``at`` (window k: ``at[k]``, ``at[len(tracks) + k]``): per group,
-    the parameter each of the ``rows`` residuals depends on (-1: none). A shaken frame's rotation moves
-    only the tracks of the (at most two) windows that start or end there, and its own prior term; a
-    window's two frames are one even, one odd. So one axis of every even (or every odd) frame can be
-    stepped at once: each row then depends on one of them."""
+    """The 2 x ``SHAKE_DOF`` parameter groups of ``_shake_jacobian`` for a fit whose windows have
+    ``tracks`` tracks and start and end at the shaken frames ``at`` (window k: ``at[k]``,
+    ``at[len(tracks) + k]``): per group, the parameter each of the ``rows`` residuals depends on (-1:
+    none). A shaken frame's rotation and displacement move only the tracks of the (at most two) windows
+    that start or end there, and its own prior terms; a window's two frames are one even, one odd. So
+    one axis of every even (or every odd) frame can be stepped at once: each row then depends on one of
+    them."""
     windows, shaken = len(tracks), int(at.max()) + 1
     window_of = np.repeat(np.arange(windows), tracks)
     owners = []
     for parity in (0, 1):
         frame_of_window = np.where(at[:windows] % 2 == parity, at[:windows], at[windows:])
-        for axis in range(3):
-            track_rows = np.tile(walker_size + 3 * frame_of_window[window_of] + axis, 2)
-            own = np.arange(shaken) * 3 + axis
+        for axis in range(SHAKE_DOF):
+            track_rows = np.tile(walker_size + SHAKE_DOF * frame_of_window[window_of] + axis, 2)
+            own = np.arange(shaken) * SHAKE_DOF + axis
             own = np.where(np.arange(shaken) % 2 == parity, walker_size + own, -1)
-            prior_rows = np.full(3 * shaken, -1)
-            prior_rows[axis::3] = own
+            prior_rows = np.full(SHAKE_DOF * shaken, -1)
+            prior_rows[axis::SHAKE_DOF] = own
             extra = rows - len(track_rows) - len(prior_rows)  # the focal prior, if any
             owners.append(np.concatenate([track_rows, np.full(extra, -1), prior_rows]))
     return owners
 
 
 def _shake_jacobian(fn, x: np.ndarray, f0: np.ndarray, walker_size: int, owners: list[np.ndarray]) -> np.ndarray:
-    """``forward_jacobian`` of the walker with shake (``constant_motion_fit``) in walker_size + 6 calls
+    """``forward_jacobian`` of the walker with shake (``constant_motion_fit``) in walker_size + 12 calls
     instead of one per parameter: the walker's parameters one at a time, then each group of
     ``_shake_groups`` stepped at once, each row's change credited to the one parameter it depends on."""
     steps = _forward_steps(x)
