@@ -711,16 +711,16 @@ def add_gait(c2w: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     walking = np.concatenate([steps, steps[-1:]]).astype(float)  # frame k walks where its pair to k+1 does
     ramp = np.hanning(7)
     envelope = np.convolve(walking, ramp / ramp.sum(), mode="same")
+    up = np.array([0.0, -1.0, 0.0])  # OpenCV axes: the world's y points down
     out = c2w.copy()
     for k in range(n):
         step_phase = 2 * np.pi * k / period + phase
-        right, up = c2w[k, :3, 0], np.array([0.0, -1.0, 0.0])  # OpenCV axes: the world's y points down
-        right = right - right[1] * np.array([0.0, 1.0, 0.0])
+        right = c2w[k, :3, 0] * np.array([1.0, 0.0, 1.0])  # the camera's right, level
         right /= max(np.linalg.norm(right), 1e-9)
         e = envelope[k]
         out[k, :3, 3] = c2w[k, :3, 3] + e * (bob * np.cos(step_phase) * up + sway * np.sin(step_phase / 2) * right)
-        wobble = _rot_x(e * nod * np.sin(step_phase)) @ _rot_z(e * roll * np.sin(step_phase / 2))
-        out[k, :3, :3] = c2w[k, :3, :3] @ wobble
+        nod_and_roll = _rot_x(e * nod * np.sin(step_phase)) @ _rot_z(e * roll * np.sin(step_phase / 2))
+        out[k, :3, :3] = c2w[k, :3, :3] @ nod_and_roll
     return out
 
 
