@@ -305,7 +305,8 @@ def test_a_bobbing_walker_walks_straight_once_its_shake_moves_the_camera(monkeyp
     """Known answer: a slow walker straight ahead whose camera bobs and sways by about its step per frame.
     With shake that turns and displaces the camera at each window's ends (version 26), every seed reads a
     forward step without a turn (below the published rule's 1e-3 rad/frame); with shake that only turns it
-    (version 25), the bob is explained by a turn or a sideways step in some seeds."""
+    (``SHAKE_DOF`` 3, version 25's shake, here with version 26's starts) the bob is explained by a turn or a
+    sideways step in some seeds (2 of 8 turn; with one start, as version 25 fitted, 3 of 8)."""
     threshold = math.degrees(1e-3)
     for seed in range(8):
         fit = cm.constant_motion_fit(*_bobbing_walker(seed)[:3], 230.0, CENTER)
