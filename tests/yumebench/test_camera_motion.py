@@ -233,6 +233,15 @@ def test_the_focal_profile_finds_the_focal_from_a_far_start():
     assert np.dot(final.direction, step_pos / np.linalg.norm(step_pos)) > 0.99
 
 
+def _tracked_window(first: np.ndarray, second: np.ndarray, k: int, focal: float, rng: np.random.Generator):
+    """Window k (8 frames from frame 8k) of the points seen in its first and last camera (camera
+    coordinates), those in front of both, tracked with 0.2 px of noise."""
+    keep = (first[:, 2] > 0.5) & (second[:, 2] > 0.5)
+    p1 = _project(first[keep], focal) + rng.normal(0, 0.2, (keep.sum(), 2))
+    p2 = _project(second[keep], focal) + rng.normal(0, 0.2, (keep.sum(), 2))
+    return cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1])
+
+
 def _shaken_walker(seed: int, shake_deg: float):
     """Four 8-frame windows of a camera stepping right 0.03 per frame while turning right 0.3 deg/frame
     over a distant scene (10-100 units), with a random rotation of ``shake_deg`` per axis on top of the
@@ -246,12 +255,10 @@ def _shaken_walker(seed: int, shake_deg: float):
         points = _scene(rng, depth=(10.0, 100.0), focal=focal)
         rot, pos = _window_pose(step_rot, step_pos, 8)
         first, second = points @ shakes[k], (points - pos) @ rot @ shakes[k + 1]
-        keep = (first[:, 2] > 0.5) & (second[:, 2] > 0.5)
-        p1 = _project(first[keep], focal) + rng.normal(0, 0.2, (keep.sum(), 2))
-        p2 = _project(second[keep], focal) + rng.normal(0, 0.2, (keep.sum(), 2))
-        windows.append(cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1]))
-        sigmas.append(np.full(len(p1), 0.2))
-        candidates += cm.motion_hypotheses(p1, p2, 8, focal, CENTER)
+        window = _tracked_window(first, second, k, focal, rng)
+        windows.append(window)
+        sigmas.append(np.full(len(window.p1), 0.2))
+        candidates += cm.motion_hypotheses(window.p1, window.p2, 8, focal, CENTER)
     return windows, sigmas, candidates, focal
 
 
@@ -292,12 +299,10 @@ def _bobbing_walker(seed: int):
         points = _scene(rng, focal=focal)
         (r1, t1), (r2, t2) = poses[k], poses[k + 1]
         first, second = (points - t1) @ r1, (points - t2) @ r2
-        keep = (first[:, 2] > 0.5) & (second[:, 2] > 0.5)
-        p1 = _project(first[keep], focal) + rng.normal(0, 0.2, (keep.sum(), 2))
-        p2 = _project(second[keep], focal) + rng.normal(0, 0.2, (keep.sum(), 2))
-        windows.append(cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1]))
-        sigmas.append(np.full(len(p1), 0.2))
-        candidates += cm.motion_hypotheses(p1, p2, 8, focal, CENTER)
+        window = _tracked_window(first, second, k, focal, rng)
+        windows.append(window)
+        sigmas.append(np.full(len(window.p1), 0.2))
+        candidates += cm.motion_hypotheses(window.p1, window.p2, 8, focal, CENTER)
     return windows, sigmas, candidates, focal
 
 
