@@ -330,10 +330,23 @@ class World:
     exposure: float = 1.0  # < 1: night
     gamma: float = 1.0
     walkable: Callable[[np.ndarray], bool] = lambda p: True  # where a camera path may go
+    # Another renderer of this world: (world, c2w, camera, frame) -> linear RGB (H, W, 3) in [0, 1], e.g.
+    # bench/instruction_following_mitsuba.py's Mitsuba 3 scene. Exposure, gamma and 8-bit quantisation
+    # stay here, so the two renderers differ only in how they see the world.
+    backend: Callable[..., np.ndarray] | None = None
 
     def render(
         self, c2w: np.ndarray, camera: CameraModel, frame: int = 0, rays: np.ndarray | None = None
     ) -> np.ndarray:
+        if self.backend is not None:
+            colour = np.asarray(self.backend(self, c2w, camera, frame), np.float32).reshape(-1, 3)
+        else:
+            colour = self.cast(c2w, camera, frame, rays)
+        colour = np.clip(colour * self.exposure, 0.0, 1.0) ** self.gamma
+        return (colour * 255 + 0.5).astype(np.uint8).reshape(camera.height, camera.width, 3)
+
+    def cast(self, c2w: np.ndarray, camera: CameraModel, frame: int = 0, rays: np.ndarray | None = None) -> np.ndarray:
+        """The built-in renderer: one ray per pixel, the nearest surface's colour; (H * W, 3) linear RGB."""
         rays = camera.rays() if rays is None else rays
         dirs = rays @ c2w[:3, :3].T
         origin = c2w[:3, 3]
@@ -366,8 +379,7 @@ class World:
             m = best == k
             pts = origin[None, :] + best_t[m, None] * dirs[m]
             colour[m] = shaders[k].shade(pts, dirs[m], best_t[m], pixel_rad, frame)
-        colour = np.clip(colour * self.exposure, 0.0, 1.0) ** self.gamma
-        return (colour * 255 + 0.5).astype(np.uint8).reshape(camera.height, camera.width, 3)
+        return colour
 
 
 def _projected_boxes(planes: list, c2w: np.ndarray, frame: int) -> np.ndarray:
@@ -983,8 +995,11 @@ def make_video(
     frames_per_segment: int = 32,
     num_segments: int = 3,
     size: tuple[int, int] | None = None,
+    backend: Callable[..., np.ndarray] | None = None,
 ) -> CorpusVideo:
-    """One video of ``condition`` (see ``CONDITIONS``); deterministic in ``seed``."""
+    """One video of ``condition`` (see ``CONDITIONS``); deterministic in ``seed``. ``backend`` renders
+    it instead of the built-in renderer (``World.backend``): the same world, path and truth, seen by
+    another renderer; it draws no random numbers."""
     if condition not in CONDITIONS:
         raise KeyError(f"unknown condition {condition!r}; known: {', '.join(CONDITIONS)}")
     spec = CONDITIONS[condition]
@@ -999,6 +1014,7 @@ def make_video(
         n=frames_per_segment,
         segs=num_segments,
         size=size or spec.size,
+        backend=backend,
     )
 
 
@@ -1099,8 +1115,10 @@ def _street(
     roll=False,
     rolling=None,
     gait=False,
+    backend=None,
 ) -> CorpusVideo:
     world = street_world(rng, photos, sampling, facade_height=facade)
+    world.backend = backend
     if objects:
         add_crossing_objects(world, rng, photos, objects)
     c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, pitch=pitch)
@@ -1158,11 +1176,13 @@ def _pano(
     roll=False,
     rolling=None,
     gait=False,
+    backend=None,
 ) -> CorpusVideo:
     # the night panoramas are mostly black: only the night condition uses them
     names = [k for k in (names or sorted(set(panoramas) - set(NIGHT_PANORAMAS))) if k in panoramas] or sorted(panoramas)
     name = names[rng.integers(len(names))]
     world = panorama_world(panoramas[name], rng, proxy=proxy, ripple=ripple)
+    world.backend = backend
     if objects:
         add_crossing_objects(world, rng, photos, objects)
     c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, pitch=pitch, heading=(0, 360))
@@ -1185,20 +1205,32 @@ def _pano(
     return _finish(f"{name}-{rng.integers(1 << 30)}", condition, rng, frames, c2w, n, segs, meta)
 
 
-def _static(condition, rng, photos, panoramas, n, segs, size, *, objects=0, use_pano=False) -> CorpusVideo:
+def _static(
+    condition, rng, photos, panoramas, n, segs, size, *, objects=0, use_pano=False, backend=None
+) -> CorpusVideo:
     make = _pano if use_pano and panoramas else _street
     still = [Action("None", "·")]
     return make(
-        condition, rng, photos, panoramas, n, segs, size, pool=still, objects=objects, degradation="compression"
+        condition,
+        rng,
+        photos,
+        panoramas,
+        n,
+        segs,
+        size,
+        pool=still,
+        objects=objects,
+        degradation="compression",
+        backend=backend,
     )
 
 
-def _textureless(condition, rng, photos, panoramas, n, segs, size) -> CorpusVideo:
+def _textureless(condition, rng, photos, panoramas, n, segs, size, backend=None) -> CorpusVideo:
     """Nothing to track: a smooth sky (faint clouds) or black frames; the camera turns anyway."""
     if rng.random() < 0.5:
-        world = World([], Sky(clouds=0.0))
+        world = World([], Sky(clouds=0.0), backend=backend)
     else:
-        world = World([], Sky(zenith=(0, 0, 0), horizon=(0.01, 0.01, 0.01), clouds=0.0))
+        world = World([], Sky(zenith=(0, 0, 0), horizon=(0.01, 0.01, 0.01), clouds=0.0), backend=backend)
     actions = _actions(rng, PURE_ROTATIONS, segs)
     c2w = walk_path(actions, n, _speeds(rng), rng.uniform(0, 360), rng.uniform(5, 25))
     camera = CameraModel(size[1], size[0], rng.uniform(55, 95))

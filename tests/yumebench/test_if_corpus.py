@@ -52,6 +52,33 @@ def test_every_mip_level_samples_the_texture_at_the_same_place():
         np.testing.assert_allclose(read, u, atol=1e-3, err_msg=f"footprint {footprint}")
 
 
+def test_another_renderer_sees_the_same_world_along_the_same_path():
+    """``backend`` swaps the renderer and nothing else: the built-in caster plugged in as a backend gives
+    the same frames bit for bit (a night street: exposure, gamma and sensor noise are applied after it),
+    a backend is asked for every frame of the path in order, and a dimmer one changes the frames but not
+    the world, the path or the truth (it draws no random numbers)."""
+    photos = real_photos()
+    kwargs = dict(frames_per_segment=4, num_segments=2, size=(36, 64))
+    plain = make_video("street-night", SEED, photos, **kwargs)
+    asked = []
+
+    def caster(world, c2w, camera, frame):
+        asked.append((frame, c2w.copy(), camera.width, camera.height))
+        return world.cast(c2w, camera, frame)
+
+    cast = make_video("street-night", SEED, photos, backend=caster, **kwargs)
+    np.testing.assert_array_equal(cast.frames, plain.frames)
+    assert [a[0] for a in asked] == list(range(len(plain.frames)))
+    np.testing.assert_array_equal(np.stack([a[1] for a in asked]), plain.c2w)
+    assert {a[2:] for a in asked} == {(64, 36)}
+    dim = make_video("street-gait", SEED, photos, backend=lambda w, c2w, cam, k: 0.5 * w.cast(c2w, cam, k), **kwargs)
+    bright = make_video("street-gait", SEED, photos, **kwargs)
+    assert dim.segments == bright.segments and dim.meta == bright.meta
+    np.testing.assert_array_equal(dim.c2w, bright.c2w)
+    ratio = dim.frames.astype(float).mean() / bright.frames.astype(float).mean()
+    assert 0.45 < ratio < 0.55
+
+
 SUBSET = (
     "street",
     "street-rotation",
