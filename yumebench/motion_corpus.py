@@ -330,9 +330,9 @@ class World:
     exposure: float = 1.0  # < 1: night
     gamma: float = 1.0
     walkable: Callable[[np.ndarray], bool] = lambda p: True  # where a camera path may go
-    # Another renderer of this world: (world, c2w, camera, frame) -> linear RGB (H, W, 3) in [0, 1], e.g.
-    # bench/instruction_following_mitsuba.py's Mitsuba 3 scene. Exposure, gamma and 8-bit quantisation
-    # stay here, so the two renderers differ only in how they see the world.
+    # Another renderer of this world: (world, c2w, camera, frame) -> RGB (H, W, 3) in [0, 1], the surfaces'
+    # colours as ``cast`` returns them, e.g. bench/instruction_following_mitsuba.py's Mitsuba 3 scene.
+    # Exposure, gamma and 8-bit quantisation stay here, so the renderers differ only in how they see.
     backend: Callable[..., np.ndarray] | None = None
 
     def render(
@@ -346,7 +346,8 @@ class World:
         return (colour * 255 + 0.5).astype(np.uint8).reshape(camera.height, camera.width, 3)
 
     def cast(self, c2w: np.ndarray, camera: CameraModel, frame: int = 0, rays: np.ndarray | None = None) -> np.ndarray:
-        """The built-in renderer: one ray per pixel, the nearest surface's colour; (H * W, 3) linear RGB."""
+        """The built-in renderer: one ray per pixel, the nearest surface's colour; (H * W, 3) RGB in [0, 1]
+        before exposure and gamma."""
         rays = camera.rays() if rays is None else rays
         dirs = rays @ c2w[:3, :3].T
         origin = c2w[:3, 3]
