@@ -57,9 +57,10 @@ def _default(name: str) -> bool:
 
 
 def _sky_directions(width: int, height: int) -> np.ndarray:
-    """Directions (OpenCV world axes, y down) of an equirectangular map's texel centres, as Mitsuba's
-    ``envmap`` reads it once turned 180 deg about x: it maps direction v (its y up) to
-    (atan2(v.x, -v.z) / 2 pi, acos(v.y) / pi) (Mitsuba 3, src/emitters/envmap.cpp)."""
+    """Directions (OpenCV world axes, y down) of an equirectangular map's texel centres, as Mitsuba 3's
+    ``envmap`` reads it once turned 180 deg about x: direction v (its y up) at (atan2(v.x, -v.z) / 2 pi,
+    acos(v.y) / pi). Checked by rendering: a panorama sky seen through Mitsuba matches the corpus's
+    (pano-rotation-256x144, 41.5 dB PSNR)."""
     u = (np.arange(width) + 0.5) / width
     v = (np.arange(height) + 0.5) / height
     theta, phi = np.meshgrid(math.pi * v, 2 * math.pi * u, indexing="ij")
@@ -67,12 +68,13 @@ def _sky_directions(width: int, height: int) -> np.ndarray:
 
 
 class MitsubaBackend:
-    """``World.backend``: renders a corpus world with Mitsuba 3 (``llvm_ad_rgb``, else the about ten
-    times slower ``scalar_rgb``). Every surface
-    shows its texture unlit (an ``aov`` albedo pass over two-sided diffuse surfaces) and the sky is an
+    """``World.backend``: renders a corpus world with Mitsuba 3 (``llvm_ad_rgb``; else ``scalar_rgb``,
+    about 18 s a frame at 320x180 and 8 samples per pixel against 0.2 s). Unlit (the default), every
+    surface shows its texture (an ``aov`` albedo pass over two-sided diffuse surfaces) and the sky is an
     environment map seen directly (a path pass of depth 1), so each pixel is what the corpus's renderer
-    would colour it, filtered Mitsuba's way. The scene is built once per world; moving planes are moved
-    per frame."""
+    would colour it, filtered Mitsuba's way; ``lit``, a sun and the sky light the textures (``direct``
+    integration: cast shadows, shaded walls, sampling noise). The scene is built once per world; moving
+    planes are moved per frame."""
 
     def __init__(self, spp: int = 8, lit: bool = False, sky_width: int = 4096, texels: int = 4096) -> None:
         import mitsuba as mi
@@ -117,26 +119,24 @@ class MitsubaBackend:
         u, v = plane.u_axis * plane.u_len, plane.v_axis * plane.v_len
         return np.stack([o, o + u, o + u + v, o + v])
 
+    def _textured(self, image: np.ndarray, repeat: bool = False, nearest: bool = False) -> dict:
+        """A two-sided diffuse surface showing ``image`` (texture coordinates in [0, 1] across it)."""
+        texture = {
+            "type": "bitmap",
+            "bitmap": self.mi.Bitmap(np.ascontiguousarray(image, np.float32)),
+            "wrap_mode": "repeat" if repeat else "clamp",
+            "filter_type": "nearest" if nearest else "bilinear",
+        }
+        return {"type": "twosided", "bsdf": {"type": "diffuse", "reflectance": texture}}
+
     def _mesh(
         self, name: str, corners: np.ndarray, texcoords: np.ndarray, image: np.ndarray, repeat: bool, nearest: bool
     ):
         """A rectangle as a two-triangle mesh (a moving plane's vertices are moved per frame) with a
         two-sided diffuse texture."""
         mi = self.mi
-        bsdf = {
-            "type": "twosided",
-            "bsdf": {
-                "type": "diffuse",
-                "reflectance": {
-                    "type": "bitmap",
-                    "bitmap": mi.Bitmap(np.ascontiguousarray(image, np.float32)),
-                    "wrap_mode": "repeat" if repeat else "clamp",
-                    "filter_type": "nearest" if nearest else "bilinear",
-                },
-            },
-        }
         props = mi.Properties()
-        props["bsdf"] = mi.load_dict(bsdf)
+        props["bsdf"] = mi.load_dict(self._textured(image, repeat, nearest))
         mesh = mi.Mesh(name, 4, 2, props, has_vertex_texcoords=True)
         params = mi.traverse(mesh)
         for key, values in (
@@ -189,8 +189,7 @@ class MitsubaBackend:
         m[:3, 1] = [0, 0, cyl.radius]
         m[:3, 2] = [0, -height, 0]
         m[:3, 3] = np.asarray(cyl.centre) + [0, cyl.y_bottom, 0]
-        texture = {"type": "bitmap", "bitmap": self.mi.Bitmap(np.ascontiguousarray(image, np.float32))}
-        bsdf = {"type": "twosided", "bsdf": {"type": "diffuse", "reflectance": texture}}
+        bsdf = self._textured(image, repeat=True)  # round the wall, continuous where phi wraps
         return {"type": "cylinder", "to_world": self.mi.ScalarTransform4f(m.tolist()), "bsdf": bsdf}
 
     def _scene(self, world: World) -> tuple:
