@@ -59,8 +59,10 @@ def _default(name: str) -> bool:
 def _sky_directions(width: int, height: int) -> np.ndarray:
     """Directions (OpenCV world axes, y down) of an equirectangular map's texel centres, as Mitsuba 3's
     ``envmap`` reads it once turned 180 deg about x: direction v (its y up) at (atan2(v.x, -v.z) / 2 pi,
-    acos(v.y) / pi). Checked by rendering: a panorama sky seen through Mitsuba matches the corpus's
-    (pano-rotation-256x144, 41.5 dB PSNR)."""
+    acos(v.y) / pi) (mitsuba-renderer/mitsuba3, src/emitters/envmap.cpp, ``eval``; its lookup puts the
+    rows' texels at v = y / (height - 1) and adds a wrapping column, a fixed sub-texel offset of the sky).
+    Checked by rendering: a panorama sky seen through Mitsuba matches the corpus's (pano-rotation-256x144,
+    41.5 dB PSNR)."""
     u = (np.arange(width) + 0.5) / width
     v = (np.arange(height) + 0.5) / height
     theta, phi = np.meshgrid(math.pi * v, 2 * math.pi * u, indexing="ij")
