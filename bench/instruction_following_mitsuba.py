@@ -264,10 +264,22 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2, help="scoring processes (Mitsuba renders on every core)")
     ap.add_argument("--json", type=Path, help="also write every segment's result (both renderers) here")
     args = ap.parse_args()
+    try:
+        import mitsuba  # noqa: F401
+    except ImportError:
+        raise SystemExit("this bench renders with Mitsuba 3, not installed: pip install mitsuba==3.6.0") from None
+    if args.panoramas and not args.panoramas.is_dir():
+        raise SystemExit(f"{args.panoramas}: no such folder of panoramas")
 
     from yumebench.motion_corpus import CONDITIONS
 
     names = args.conditions.split(",") if args.conditions else [n for n in CONDITIONS if _default(n)]
+    unknown = [n for n in names if n not in CONDITIONS]
+    if unknown:
+        raise SystemExit(f"unknown condition(s) {', '.join(unknown)}; known: {', '.join(CONDITIONS)}")
+    left_out = [n for n in names if not _supported(n)]
+    if left_out:
+        print(f"left out, no Mitsuba counterpart (lens distortion, water, nothing to see): {', '.join(left_out)}")
     names = [n for n in names if _supported(n) and (args.panoramas or not CONDITIONS[n].needs_panoramas)]
     base = SEED_BASE[args.seeds]
     pano = str(args.panoramas) if args.panoramas else None
