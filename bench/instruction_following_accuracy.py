@@ -84,12 +84,17 @@ def _table(results: list[dict]) -> dict:
     return t
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--videos", type=int, default=6, help="videos per condition (3 segments of 32 frames each)")
+def add_corpus_arguments(ap: argparse.ArgumentParser, videos: int) -> None:
+    """The options that pick the corpus's videos, shared with bench/instruction_following_mitsuba.py."""
+    ap.add_argument("--videos", type=int, default=videos, help="videos per condition (3 segments of 32 frames each)")
     ap.add_argument("--seeds", choices=sorted(SEED_BASE), default="test")
     ap.add_argument("--panoramas", type=Path, help="folder of equirectangular photographs (enables pano-* conditions)")
     ap.add_argument("--conditions", help="comma-separated subset of conditions")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_corpus_arguments(ap, videos=6)
     ap.add_argument("--cache", type=Path, default=Path(".if_corpus_cache"))
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--curve", action="store_true", help="accuracy vs turn rate instead of the condition table")

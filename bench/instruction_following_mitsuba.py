@@ -34,7 +34,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from instruction_following_accuracy import _row, _score, _table, _video
+from instruction_following_accuracy import _row, _score, _table, _video, add_corpus_arguments
 
 from yumebench.motion_corpus import SEED_BASE, Cylinder, Plane, World
 
@@ -251,10 +251,7 @@ def _agreement(a_path: str, b_path: str) -> tuple[float, bool]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--videos", type=int, default=3, help="videos per condition (3 segments of 32 frames each)")
-    ap.add_argument("--seeds", choices=sorted(SEED_BASE), default="test")
-    ap.add_argument("--panoramas", type=Path, help="folder of equirectangular photographs (enables pano-* conditions)")
-    ap.add_argument("--conditions", help="comma-separated subset of conditions")
+    add_corpus_arguments(ap, videos=3)
     ap.add_argument("--cache", type=Path, default=Path(".if_mitsuba_cache"))
     ap.add_argument("--corpus-cache", type=Path, default=Path(".if_corpus_cache"))
     ap.add_argument("--spp", type=int, default=8, help="Mitsuba's samples per pixel")

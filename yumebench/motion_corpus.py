@@ -1206,24 +1206,11 @@ def _pano(
     return _finish(f"{name}-{rng.integers(1 << 30)}", condition, rng, frames, c2w, n, segs, meta)
 
 
-def _static(
-    condition, rng, photos, panoramas, n, segs, size, *, objects=0, use_pano=False, backend=None
-) -> CorpusVideo:
+def _static(condition, rng, photos, panoramas, n, segs, size, *, use_pano=False, **options) -> CorpusVideo:
+    """A camera at rest (``options``: the builder's, e.g. ``objects``, ``backend``), H.264-compressed."""
     make = _pano if use_pano and panoramas else _street
     still = [Action("None", "·")]
-    return make(
-        condition,
-        rng,
-        photos,
-        panoramas,
-        n,
-        segs,
-        size,
-        pool=still,
-        objects=objects,
-        degradation="compression",
-        backend=backend,
-    )
+    return make(condition, rng, photos, panoramas, n, segs, size, pool=still, degradation="compression", **options)
 
 
 def _textureless(condition, rng, photos, panoramas, n, segs, size, backend=None) -> CorpusVideo:
