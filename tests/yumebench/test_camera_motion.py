@@ -785,6 +785,37 @@ def test_the_depth_check_asks_the_carried_over_tracks_to_bear_out_its_ratio():
     assert cm.DepthConsistency(1.12, 4, 8).sign_test() == pytest.approx(163 / 256)
 
 
+def test_the_depth_check_needs_more_tracks_than_a_few_patches_carry():
+    """Known answers. The wobbling pure turn read as a sideways walker (as above): with 60 tracks carried
+    from window to window the check fails (ratio near 2, the sign test significant) and the estimator
+    demotes the walk. The same wobble seen on 8 tracks per window (16 carried over two pairs, as a fast
+    turn keeps) still fails the ratio and the sign test, but fewer than ``min_depth_tracks`` carried-over
+    tracks come from a few patches of the view that err together: they do not bear out the check, and
+    the step is kept."""
+    config = cm.MotionConfig()
+    estimator = cm.OpenCVMotionEstimator(config)
+    focal = 230.0
+    walker = np.array([0.0, math.radians(-0.5), 0.0, math.radians(90.0)])
+    turning = np.array([0.0, math.radians(-0.5), 0.0, 0.0])
+
+    def wobble(k: int, p: np.ndarray) -> np.ndarray:
+        dx = np.sin(2 * np.pi * 1.3 * p[:, 0] / WIDTH + 0.4) * (-1.0) ** k
+        return np.column_stack([dx, np.zeros(len(p))])
+
+    rng = np.random.default_rng(5)
+    checks = {}
+    for n in (30, 8):
+        far = _scene(rng, n=n, depth=(1e6, 2e6), focal=focal)
+        checks[n] = cm.depth_consistency(_walker_windows(turning, far, focal, wobble), walker, focal, CENTER)
+    many, few = checks[30], checks[8]
+    assert many.carried == 60 and few.carried == 16 < config.min_depth_tracks <= many.carried
+    for check in (many, few):
+        assert check.ratio > config.max_depth_inconsistency
+        assert check.sign_test() < config.depth_significance
+    assert estimator._depths_fail(many)
+    assert not estimator._depths_fail(few)
+
+
 def test_a_shaken_walk_keeps_its_depths_once_its_shake_is_fitted():
     """A rigid walk through a far scene (little parallax), shaken by 0.5 deg per axis at each window
     boundary: the walker's own windows' motions miss the shake, so the depths they carry over predict the
