@@ -167,13 +167,13 @@ class MotionConfig:
     # (`--wobble 1`), walks demoted 42 -> 19 of 194, turns 100 -> 94 of 108 (0.2: 24 and 95; 0.05: 19 and
     # 92). Neighbouring tracks deform together, so the nominal level is optimistic.
     depth_significance: float = 0.1
-    # ... and only where at least min_depth_tracks tracks carry over. A fast turn keeps 8-23 from one window
-    # to the next, from a few patches of the view, and a patch's tracks err together (it deforms, an object
-    # crosses it): 7 of 8 worse is one patch's vote, not a significant sign test. Tuning seeds, 6 videos per
-    # condition (936 segments): 2 walks put right (a fast turn's 23 tracks, a rolling shutter's 15), none
-    # put wrong; under the wobble (--wobble 1, 468 segments) one night walk (18) put right and one pure turn
-    # through a barrel lens (14) read as a walk. 16 keeps the 23-track walk demoted; 32 also walks a
-    # wobbling pure turn that carries 27.
+    # ... and only where at least min_depth_tracks tracks carry over (all pairs of windows together). A fast
+    # turn's windows pass on 8-23 in all, from a few patches of the view, and a patch's tracks err together
+    # (it deforms, an object crosses it): 7 of 8 worse is one patch's vote, not a significant sign test.
+    # Tuning seeds, 6 videos per condition (936 segments): 2 walks put right (a fast turn's 23 tracks, a
+    # rolling shutter's 15), none put wrong; under the wobble (--wobble 1, 468 segments) one night walk (18)
+    # put right and one pure turn through a barrel lens (14) read as a walk. 16 keeps the 23-track walk
+    # demoted; 32 also walks a wobbling pure turn that carries 27.
     min_depth_tracks: int = 24
     # the joint fit also refines its best motion with the sideways step mirrored (the bas-relief twin):
     # tuning seeds 538 -> 544 of 576 (6 put right, none put wrong); test seeds 539 -> 541 (3 put right,
