@@ -44,11 +44,16 @@ def _video(args: tuple) -> tuple[str, dict]:
     path = Path(cache) / f"{condition}-{seed}{'-' + 'x'.join(map(str, size)) if size else ''}.npz"
     if not path.exists():
         panoramas = load_panoramas(pano_dir) if pano_dir else None
-        v = make_video(condition, seed, panoramas=panoramas, size=size)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, frames=v.frames, c2w=v.c2w, meta=json.dumps({"segments": v.segments, "meta": v.meta}))
-        tmp.replace(path)
+        _cache_video(make_video(condition, seed, panoramas=panoramas, size=size), path)
     return condition, {"path": str(path)}
+
+
+def _cache_video(video, path: Path) -> None:
+    """The benches' cache format: frames, path and truth in one npz, written whole or not at all."""
+    tmp = path.with_suffix(".tmp.npz")
+    meta = json.dumps({"segments": video.segments, "meta": video.meta})
+    np.savez_compressed(tmp, frames=video.frames, c2w=video.c2w, meta=meta)
+    tmp.replace(path)
 
 
 def _score(args: tuple) -> list[dict]:
@@ -153,10 +158,8 @@ def main() -> None:
         + "; "
         f"rendering {t_render:.0f} s, scoring {t_score:.0f} s"
     )
-    columns = ("segment", "forward", "strafe", "yaw", "pitch", "rot->tr", "undet")
-    header = f"{'condition':<26} {'n':>4} " + " ".join(f"{c:>8}" for c in columns) + f" {'segment 95 %':>13}"
     for title, table in (("condition", by_condition), ("group", by_group)):
-        print("\n" + header.replace("condition", f"{title:<9}", 1))
+        print("\n" + _header(title))
         for name, res in table.items():
             print(_row(name, _table(res), res))
     print("\n" + _row("ALL", _table(every), every))
@@ -165,6 +168,12 @@ def main() -> None:
     print("confusions:", dict(sorted(confusion.items(), key=lambda kv: -kv[1])[:15]))
     if args.json:
         args.json.write_text(json.dumps({"segments": every, "shuffled_accuracy": shuffled_acc}, default=float))
+
+
+def _header(title: str = "condition") -> str:
+    """The column titles over ``_row``'s."""
+    columns = ("segment", "forward", "strafe", "yaw", "pitch", "rot->tr", "undet")
+    return f"{title:<26} {'n':>4} " + " ".join(f"{c:>8}" for c in columns) + f" {'segment 95 %':>13}"
 
 
 def _row(name: str, t: dict, res: list) -> str:

@@ -34,7 +34,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from instruction_following_accuracy import _row, _score, _table, _video, add_corpus_arguments
+from instruction_following_accuracy import _cache_video, _header, _row, _score, _table, _video, add_corpus_arguments
 
 from yumebench.motion_corpus import SEED_BASE, Cylinder, Plane, World
 
@@ -233,10 +233,7 @@ def _mitsuba_video(args: tuple) -> dict:
     path = Path(cache) / f"{condition}-{seed}-mitsuba{'-lit' if lit else ''}-{spp}spp.npz"
     if not path.exists():
         panoramas = load_panoramas(pano_dir) if pano_dir else None
-        v = make_video(condition, seed, panoramas=panoramas, backend=MitsubaBackend(spp, lit))
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, frames=v.frames, c2w=v.c2w, meta=json.dumps({"segments": v.segments, "meta": v.meta}))
-        tmp.replace(path)
+        _cache_video(make_video(condition, seed, panoramas=panoramas, backend=MitsubaBackend(spp, lit)), path)
     return {"path": str(path)}
 
 
@@ -307,11 +304,9 @@ def main() -> None:
     psnr = defaultdict(list)
     for (n, _), (db, _) in zip(jobs, agreement, strict=True):
         psnr[n].append(db)
-    columns = ("segment", "forward", "strafe", "yaw", "pitch", "rot->tr", "undet")
-    header = f"{'condition':<26} {'n':>4} " + " ".join(f"{c:>8}" for c in columns) + f" {'segment 95 %':>13}"
     groups: dict[str, dict[str, list]] = {"corpus": defaultdict(list), "mitsuba": defaultdict(list)}
     for renderer, results in scored.items():
-        print(f"\n{renderer} renderer\n" + header)
+        print(f"\n{renderer} renderer\n" + _header())
         by_condition: dict[str, list] = defaultdict(list)
         for (n, _), res in zip(jobs, results, strict=True):
             by_condition[n] += res
