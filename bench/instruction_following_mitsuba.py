@@ -330,9 +330,12 @@ def main() -> None:
         f"Mitsuba only {sum(b and not a for a, b in both)}, neither {sum(not a and not b for a, b in both)}"
     )
     if args.json:
-        labels = [{"condition": n, "seed": s, "segment": i} for n, s in jobs for i in range(3)]
         out = {
-            renderer: [{**lab, **r} for lab, r in zip(labels, [r for res in results for r in res], strict=True)]
+            renderer: [
+                {"condition": n, "seed": seed, "segment": i, **r}
+                for (n, seed), res in zip(jobs, results, strict=True)
+                for i, r in enumerate(res)
+            ]
             for renderer, results in scored.items()
         }
         args.json.write_text(json.dumps(out, default=float))
