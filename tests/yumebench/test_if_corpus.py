@@ -187,6 +187,20 @@ def test_the_joint_fit_finds_the_sideways_step_its_starts_miss():
     assert (last["predicted"]["keys"], last["correct"]) == ("D", False)
 
 
+def test_the_joint_fit_steps_every_way_to_find_a_step_between_its_fit_and_the_mirror():
+    """A corpus video (test seed 5001, a rolled street, 320x180) whose middle segment walks forward while
+    turning left and down: its starts settle in a forward step to the right (read "W+D"), whose mirror
+    image steps left, and neither is near the true step straight ahead. Refining the fit from its step
+    turned each of eight ways finds it (with the focal length it then calibrates). Known answer: all
+    three segments right; without the step starts, the middle one is "W+D"."""
+    video = make_video("street-roll", SEED + 1)
+    results = score_video_segments(video.frames, video.segments, IFConfig())
+    assert [r["correct"] for r in results] == [True, True, True], [r["predicted"] for r in results]
+    without = IFConfig(motion=MotionConfig(step_starts=0))
+    middle = score_video_segments(video.frames, video.segments, without)[1]
+    assert (middle["predicted"]["keys"], middle["correct"]) == ("W+D", False)
+
+
 @pytest.mark.parametrize("fov", [60.0, 88.0])
 def test_walking_turns_set_the_focal_length_when_no_segment_turns_alone(fov):
     """Walking while turning (1 deg/frame), no pure turn: the joint fits refine the focal length too
