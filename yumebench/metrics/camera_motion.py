@@ -1909,17 +1909,18 @@ def constant_motion_fit(
     step.) ``fit_focal`` refines the focal length too (its log scale, with a weak prior of
     ``FOCAL_PRIOR_LOG_SIGMA``): a walker's turn fixes it the way a pure rotation's does. ``start`` (walker
     parameters, e.g. an earlier fit's) replaces the proposals: it alone is refined (with its mirror image
-    under ``refine_mirror``). ``step_starts`` refines the best motion again from its step turned to each of that many
-    azimuths (its turn kept), on thinned tracks. ``shake`` adds a small rotation and displacement of the camera at each
-    window's first and last frame (a handheld camera's shake, a walker's bob and sway, on top of the walker; priors of
-    ``SHAKE_PRIOR_DEG`` and ``SHAKE_PRIOR_STEPS``, in plain squares, keep them small): a walker alone must explain each
-    window's share of the shake by its step, and the sideways step is what gives. ``None`` tries it where the walker
-    alone leaves more than ``SHAKE_COST`` per track (from the best walker, and from that fit stepping each of four ways)
-    and keeps it where it leaves less than ``SHAKE_GAIN`` of that. ``roll`` fits the walker with roll (``walker_poses``
-    with seven parameters: a camera rolled, rolling or swaying about its optical axis, which the level walker can
-    explain only by a sideways step or a turn); a ``start`` with seven parameters is one. ``None`` (with ``shake`` None
-    too) tries it before shake where the walker alone leaves more than ``ROLL_COST`` per track, and keeps it, without
-    shake, where it leaves less than ``ROLL_GAIN`` of that."""
+    under ``refine_mirror``). ``step_starts`` refines the best motion again from its step turned to each of
+    that many azimuths (its turn kept), on thinned tracks. ``shake`` adds a small rotation and displacement
+    of the camera at each window's first and last frame (a handheld camera's shake, a walker's bob and sway,
+    on top of the walker; priors of ``SHAKE_PRIOR_DEG`` and ``SHAKE_PRIOR_STEPS``, in plain squares, keep
+    them small): a walker alone must explain each window's share of the shake by its step, and the sideways
+    step is what gives. ``None`` tries it where the walker alone leaves more than ``SHAKE_COST`` per track
+    (from the best walker, and from that fit stepping each of four ways) and keeps it where it leaves less
+    than ``SHAKE_GAIN`` of that. ``roll`` fits the walker with roll (``walker_poses`` with seven parameters:
+    a camera rolled, rolling or swaying about its optical axis, which the level walker can explain only by a
+    sideways step or a turn); a ``start`` with seven parameters is one. ``None`` (with ``shake`` None too)
+    tries it before shake where the walker alone leaves more than ``ROLL_COST`` per track, and keeps it,
+    without shake, where it leaves less than ``ROLL_GAIN`` of that."""
     if (not candidates and start is None) or not windows:
         return None
     from scipy.optimize import least_squares
@@ -2006,6 +2007,16 @@ def constant_motion_fit(
         mirror[3] = -1.0
         return x * mirror
 
+    def settled(best: tuple[float, np.ndarray], thin_fit: tuple[float, np.ndarray]) -> tuple[float, np.ndarray]:
+        # a fit refined on the thinned tracks against the best: taken where those are all the tracks, else
+        # refined on all where it fits the thinned ones better
+        thin_residuals, _, all_tracks = on_thin()
+        if all_tracks:
+            return min([best, thin_fit], key=lambda f: f[0])
+        if thin_fit[0] < cost(best[1], thin_residuals):
+            return min([best, refined(thin_fit[1])], key=lambda f: f[0])
+        return best
+
     def with_mirror(fit: tuple[float, np.ndarray], step_starts: int = 0) -> tuple[float, np.ndarray]:
         if not refine_mirror:
             return fit
@@ -2022,26 +2033,15 @@ def constant_motion_fit(
                 x[3] = azimuth
                 starts.append(x)
         if starts:
-            thin_residuals, refined_thin, all_tracks = on_thin()
-            stepped = min((refined_thin(x) for x in starts), key=lambda f: f[0])
-            if all_tracks:
-                best = min([best, stepped], key=lambda f: f[0])
-            elif stepped[0] < cost(best[1], thin_residuals):
-                best = min([best, refined(stepped[1])], key=lambda f: f[0])
+            best = settled(best, min((on_thin()[1](x) for x in starts), key=lambda f: f[0]))
         return best
 
     def shaken_fit(trial: tuple[float, np.ndarray]) -> tuple[float, np.ndarray]:
         # a fit on the thinned tracks refined on all; its mirror image is refined on the thinned tracks,
         # and on all only where it fits them better (where there are few tracks, the thinned are all)
-        thin_residuals, refined_thin, all_tracks = on_thin()
+        _, refined_thin, all_tracks = on_thin()
         fit = trial if all_tracks else refined(trial[1])
-        if refine_mirror:
-            mirror = refined_thin(mirrored(fit[1]))
-            if all_tracks:
-                fit = min([fit, mirror], key=lambda f: f[0])
-            elif mirror[0] < cost(fit[1], thin_residuals):
-                fit = min([fit, refined(mirror[1])], key=lambda f: f[0])
-        return fit
+        return settled(fit, refined_thin(mirrored(fit[1]))) if refine_mirror else fit
 
     no_shake = np.zeros(shake_rows)
     if start is not None:  # one known start (walker parameters), refined at this focal
