@@ -2007,6 +2007,11 @@ def constant_motion_fit(
         mirror[3] = -1.0
         return x * mirror
 
+    def stepping(x: np.ndarray, azimuth: float) -> np.ndarray:  # the walker stepping along azimuth, turn kept
+        x = x.copy()
+        x[3] = azimuth
+        return x
+
     def settled(best: tuple[float, np.ndarray], thin_fit: tuple[float, np.ndarray]) -> tuple[float, np.ndarray]:
         # a fit refined on the thinned tracks against the best: taken where those are all the tracks, else
         # refined on all where it fits the thinned ones better
@@ -2029,9 +2034,7 @@ def constant_motion_fit(
         starts = []
         for azimuth in np.linspace(-math.pi, math.pi, step_starts, endpoint=False):
             if min(abs(math.remainder(azimuth - f[1][3], 2 * math.pi)) for f in tries) > STEP_START_GAP:
-                x = fit[1].copy()
-                x[3] = azimuth
-                starts.append(x)
+                starts.append(stepping(fit[1], azimuth))
         if starts:
             best = settled(best, min((on_thin()[1](x) for x in starts), key=lambda f: f[0]))
         return best
@@ -2100,9 +2103,7 @@ def constant_motion_fit(
             trial = on_thin()[1](np.concatenate([best[1], no_shake]))
             turned = []
             for azimuth in (0.0, math.pi / 2, math.pi, -math.pi / 2):
-                x = trial[1][:walker_size].copy()
-                x[3] = azimuth
-                turned.append(on_thin()[1](np.concatenate([x, no_shake])))
+                turned.append(on_thin()[1](np.concatenate([stepping(trial[1][:walker_size], azimuth), no_shake])))
             trial = min([trial, *turned], key=lambda f: f[0])
         if shake is None:
             shake = tried and trial[0] < SHAKE_GAIN * cost(best[1], on_thin()[0])
