@@ -459,10 +459,14 @@ def street_world(
     facade_height: tuple[float, float] = (4.0, 14.0),
     sky: Sky | None = None,
     camera_height: float = 1.6,
+    walk_length: float = 45.0,
+    half_width: tuple[float, float] = (5.0, 10.0),
 ) -> World:
     """A street: a photo-textured ground, facade panels of photographs on both sides, a far wall,
-    obstacles (boxes with photo faces) and a sky at infinity above the roofs."""
-    half = rng.uniform(5.0, 10.0)
+    obstacles (boxes with photo faces) and a sky at infinity above the roofs. The camera may go
+    ``walk_length`` metres along it (the facades and the far wall move on with it), between facades
+    ``half_width`` metres either side of its middle."""
+    half = rng.uniform(*half_width)
     ground_y = camera_height
     tex = {n: Texture(img, sampling) for n, img in photos.items()}
     surfaces: list = []
@@ -482,7 +486,7 @@ def street_world(
     )
     for side in (-1, 1):
         z = -40.0
-        while z < 120:
+        while z < 120 + (walk_length - 45.0):
             length = rng.uniform(8, 20)
             height = rng.uniform(*facade_height)
             x = side * (half + rng.uniform(0, 2.0))
@@ -506,7 +510,7 @@ def street_world(
             )
             z += length + rng.uniform(0, 3)
     far = FACADE_PHOTOS[rng.integers(len(FACADE_PHOTOS))]
-    far_z, far_h = rng.uniform(60, 110), rng.uniform(6, 18)
+    far_z, far_h = rng.uniform(60, 110) + (walk_length - 45.0), rng.uniform(6, 18)
     surfaces.append(
         Plane(
             np.array([-60.0, ground_y - far_h, far_z]),
@@ -521,7 +525,7 @@ def street_world(
     for _ in range(rng.integers(3, 7)):
         surfaces += _box(rng, tex, photos, half, ground_y)
     world = World(surfaces, sky or Sky(clouds=rng.uniform(0.0, 0.04)))
-    world.walkable = lambda p: abs(p[0]) < half - 3.0 and -30 < p[2] < 45
+    world.walkable = lambda p: abs(p[0]) < half - 3.0 and -30 < p[2] < walk_length
     return world
 
 
@@ -607,6 +611,9 @@ def add_crossing_objects(
 # yaw rates (deg/frame) the paths turn at: a walker's usual turns; slow ones, down to half the published
 # rule's threshold; fast ones (a car turning a corner filmed at 10 fps, a generated video that spins)
 TURN, SLOW_TURN, FAST_TURN = (0.3, 2.0), (0.03, 0.3), (3.0, 10.0)
+# steps (m/frame): a walker at 16-30 fps; a car at 10 fps (KITTI's odometry sequences drive at about
+# 15-45 km/h, 0.4-1.25 m per frame), whose heading drifts slowly as it keeps to its lane
+WALK_STEP, DRIVE_STEP, DRIVE_TURN = (0.03, 0.1), (0.4, 1.0), (0.1, 0.4)
 
 
 @dataclass(frozen=True)
@@ -913,6 +920,7 @@ class CorpusVideo:
 
 ALL_PAIRS = [Action(k, m) for k in KEYS for m in MOUSE]
 PURE_ROTATIONS = [Action("None", m) for m in MOUSE if m != "·"]
+DRIVING = [Action("W", m) for m in ("←", "→", "·")]  # a car keeps level and drives on
 
 
 def _actions(rng: np.random.Generator, pool: Sequence[Action], n: int) -> list[Action]:
@@ -1019,22 +1027,24 @@ def make_video(
     )
 
 
-def _speeds(rng: np.random.Generator, turn: tuple[float, float] = TURN) -> MotionSpeeds:
+def _speeds(
+    rng: np.random.Generator, turn: tuple[float, float] = TURN, step: tuple[float, float] = WALK_STEP
+) -> MotionSpeeds:
     yaw = rng.uniform(*turn)
-    return MotionSpeeds(step_m=rng.uniform(0.03, 0.1), yaw_deg=yaw, pitch_deg=rng.uniform(0.2, 0.6))
+    return MotionSpeeds(step_m=rng.uniform(*step), yaw_deg=yaw, pitch_deg=rng.uniform(0.2, 0.6))
 
 
 def _finish(name, condition, rng, frames, c2w, n, segs, meta) -> CorpusVideo:
     return CorpusVideo(f"{condition}-{name}", condition, frames, segment_truth(c2w, n, segs), c2w, meta)
 
 
-def _plan(rng, world, pool, n, segs, *, turn=TURN, pitch=(-8, 8), heading=(-25, 25), start_box=1.0):
+def _plan(rng, world, pool, n, segs, *, turn=TURN, step=WALK_STEP, pitch=(-8, 8), heading=(-25, 25), start_box=1.0):
     """Actions, speeds and the exact path, redrawn until the path stays where the world allows and
     the view stays within 60 deg of the horizon (35 deg unless the condition is pitched)."""
     limit = 60.0 if max(abs(pitch[0]), abs(pitch[1])) > 20 else 35.0
     for _ in range(200):
         actions = _actions(rng, pool, segs)
-        speeds = _speeds(rng, turn)
+        speeds = _speeds(rng, turn, step)
         start_pitch = rng.uniform(*pitch)
         start = (rng.uniform(-start_box, start_box), 0.0, rng.uniform(-start_box, start_box))
         c2w = walk_path(actions, n, speeds, rng.uniform(*heading), start_pitch, start)
@@ -1106,6 +1116,10 @@ def _street(
     pitch=(-8, 8),
     facade=(4.0, 14.0),
     turn=TURN,
+    step=WALK_STEP,
+    heading=(-25, 25),
+    length=45.0,
+    road=(5.0, 10.0),
     shake=False,
     night=False,
     objects=0,
@@ -1118,11 +1132,11 @@ def _street(
     gait=False,
     backend=None,
 ) -> CorpusVideo:
-    world = street_world(rng, photos, sampling, facade_height=facade)
+    world = street_world(rng, photos, sampling, facade_height=facade, walk_length=length, half_width=road)
     world.backend = backend
     if objects:
         add_crossing_objects(world, rng, photos, objects)
-    c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, pitch=pitch)
+    c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, step=step, pitch=pitch, heading=heading)
     c2w, frames, camera_meta = _film(
         world,
         c2w,
@@ -1318,5 +1332,20 @@ CONDITIONS: dict[str, ConditionSpec] = {
     ),
     "pano-rotation-portrait": _spec(
         "portrait", PORTRAIT_HD, _pano, True, proxy=False, pool=PURE_ROTATIONS, fov=PORTRAIT_FOV, desc="544x960 upright"
+    ),
+    # a car's dashcam (KITTI's odometry frames are 1241x376 at 10 fps): fast and level, the near road
+    # sweeping out of the view within a few frames
+    "street-drive": _spec(
+        "drive",
+        WIDE,
+        _street,
+        pool=DRIVING,
+        step=DRIVE_STEP,
+        turn=DRIVE_TURN,
+        pitch=(-3, 3),
+        heading=(-3, 3),
+        length=140.0,
+        road=(10.0, 16.0),
+        desc="driving 0.4-1 m/frame, level, 1240x376",
     ),
 }
