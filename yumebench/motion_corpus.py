@@ -1118,8 +1118,8 @@ def _street(
     turn=TURN,
     step=WALK_STEP,
     heading=(-25, 25),
-    length=45.0,
-    road=(5.0, 10.0),
+    walk_length=45.0,
+    half_width=(5.0, 10.0),
     shake=False,
     night=False,
     objects=0,
@@ -1132,7 +1132,7 @@ def _street(
     gait=False,
     backend=None,
 ) -> CorpusVideo:
-    world = street_world(rng, photos, sampling, facade_height=facade, walk_length=length, half_width=road)
+    world = street_world(rng, photos, sampling, facade_height=facade, walk_length=walk_length, half_width=half_width)
     world.backend = backend
     if objects:
         add_crossing_objects(world, rng, photos, objects)
@@ -1344,8 +1344,8 @@ CONDITIONS: dict[str, ConditionSpec] = {
         turn=DRIVE_TURN,
         pitch=(-3, 3),
         heading=(-3, 3),
-        length=140.0,
-        road=(10.0, 16.0),
+        walk_length=140.0,
+        half_width=(10.0, 16.0),
         desc="driving 0.4-1 m/frame, level, 1240x376",
     ),
 }
