@@ -467,6 +467,7 @@ def street_world(
     ``walk_length`` metres along it (the facades and the far wall move on with it), between facades
     ``half_width`` metres either side of its middle."""
     half = rng.uniform(*half_width)
+    further = walk_length - 45.0  # beyond a walk's street: its facades reach z = 120, its far wall 60-110
     ground_y = camera_height
     tex = {n: Texture(img, sampling) for n, img in photos.items()}
     surfaces: list = []
@@ -486,7 +487,7 @@ def street_world(
     )
     for side in (-1, 1):
         z = -40.0
-        while z < 120 + (walk_length - 45.0):
+        while z < 120 + further:
             length = rng.uniform(8, 20)
             height = rng.uniform(*facade_height)
             x = side * (half + rng.uniform(0, 2.0))
@@ -510,7 +511,7 @@ def street_world(
             )
             z += length + rng.uniform(0, 3)
     far = FACADE_PHOTOS[rng.integers(len(FACADE_PHOTOS))]
-    far_z, far_h = rng.uniform(60, 110) + (walk_length - 45.0), rng.uniform(6, 18)
+    far_z, far_h = rng.uniform(60, 110) + further, rng.uniform(6, 18)
     surfaces.append(
         Plane(
             np.array([-60.0, ground_y - far_h, far_z]),
