@@ -2,6 +2,15 @@
 
     python bench/validation_panoramas.py --out pano/ --source panolens.js/ --source py360convert/
     python bench/validation_panoramas.py --check pano/
+    python bench/validation_panoramas.py --set holdout --out pano_holdout/ --source HorizonNet/ \
+        --source LGT-Net/ --source Equirec2Perspec/ --source threeDemo/
+
+``--set holdout`` is a second folder of nine real panoramas that no choice of the metric was made on:
+indoor rooms (a bedroom, a bathroom, a hotel room, an office, a shopping arcade), a city street, a
+footbridge, a quarry and a waterfront at sunset. They were first scored after version 28 was fixed, to
+measure the metric on scenes it was never looked at on (``instruction_following_accuracy.py --panoramas
+pano_holdout/``). Four are Poly Haven HDR images (as shipped with three.js's examples) brought to 8 bits
+by a fixed tone map (``tone_map``); their manifest checks the source file and the pixels made from it.
 
 ``--source`` takes local checkouts of the repositories listed below (any clone at or after the commit
 given); files are found by their path in the repository and verified by SHA-256, so a table made from
@@ -21,8 +30,16 @@ import shutil
 import sys
 from pathlib import Path
 
+import numpy as np
+
 PANOLENS = ("pchen66/panolens.js", "9fb3e35", "example/asset/textures/equirectangular")
 PY360CONVERT = ("sunset1995/py360convert", "5450b67", "assets")
+HORIZONNET = ("sunset1995/HorizonNet", "c9a7df9", "assets")
+LGT_NET = ("zhigangjiang/LGT-Net", "0045359", "")
+EQUIREC2PERSPEC = ("fuenwang/Equirec2Perspec", "56f3124", "src")
+# three.js's example textures (mrdoob/three.js; the HDR images are Poly Haven's), read from a copy of three.js
+# (the whole repository was too large to fetch here); a three.js checkout holding the same files serves as well
+THREE_JS = ("taoshunqian/threeDemo", "cd06b34", "examples/textures")
 
 # file name in the folder -> (source repository, path in its folder, sha256)
 MANIFEST = {
@@ -53,49 +70,138 @@ MANIFEST = {
 }
 
 
+# file name in the folder -> (source repository, path in its folder, sha256 of the source file, sha256 of the
+# pixels written, or None where the file is copied as it is)
+HOLDOUT = {
+    "bedroom.png": (HORIZONNET, "demo.png", "03d1c49b5f98138404daf6bcf07065c2ea0ac6565c5e773c89bfec55e9d4d978", None),
+    "bathroom.png": (
+        LGT_NET,
+        "src/demo/demo.png",
+        "a47844b6542004bbb97da3d31f57a34345db77753a38f8bb12225fe3f2374f6b",
+        None,
+    ),
+    "hotel_room.jpg": (
+        LGT_NET,
+        "visualization/visualizer/src/example.jpg",
+        "e210986aff8989a6140f1f53bef0d6cc46c165c85dd38c6137a4324f59db2ea5",
+        None,
+    ),
+    "city_street.jpg": (
+        EQUIREC2PERSPEC,
+        "image.jpg",
+        "5ac15ad56b0ef2c42c8fdcd8cbe3048efcbb218c3c609529fcb84d050b8c72a8",
+        None,
+    ),
+    "office.png": (
+        THREE_JS,
+        "equirectangular.png",
+        "7bef48a6b1294956660e8d4fe082ab18aa8da538bc07213a02e1d0a210eafe51",
+        None,
+    ),
+    "footbridge.png": (
+        THREE_JS,
+        "equirectangular/pedestrian_overpass_1k.hdr",
+        "3d2c4068676cfead5dce9a12896cf1ebcac4e97914938e3c2987b70cad4e4c4a",
+        "7e38a1fc97443519257fba551a6b83f32edb52854c3bf78afe128c5e830ef88c",
+    ),
+    "quarry.png": (
+        THREE_JS,
+        "equirectangular/quarry_01_1k.hdr",
+        "a3101f0ae89ed847dbed88da3ffa3ddb17b5acf8063099b26ceae08f640eea9b",
+        "647ef845a3e5768ba8b1f2349764d048596f11e8b55a6c25e0e2b746c0f9f337",
+    ),
+    "arcade.png": (
+        THREE_JS,
+        "equirectangular/royal_esplanade_1k.hdr",
+        "d72031e24581a0f13911fbcdee475db0f8cafcf48bf1771c6b971c3310db6cb2",
+        "fe5cca85469705b025fdc415c514bdd0bc097c1c5b7c5c190596184db26c75d9",
+    ),
+    "waterfront.png": (
+        THREE_JS,
+        "equirectangular/venice_sunset_1k.hdr",
+        "0e72ed46b5316cb5fb67fc81ff85b024a09146fd89ef3811a8d2299647ada118",
+        "f256909906a532e43a3fef6127ac11135756385f3fc48be7ab899b3d6dbcf499",
+    ),
+}
+
+
 def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def check(folder: Path) -> list[str]:
+def _pixels_sha256(path: Path) -> str:
+    """The decoded pixels' digest: a PNG's bytes depend on the encoder, its pixels do not."""
+    import cv2
+
+    return hashlib.sha256(cv2.imread(str(path), cv2.IMREAD_COLOR).tobytes()).hexdigest()
+
+
+def tone_map(hdr_bgr: np.ndarray) -> np.ndarray:
+    """8-bit BGR from linear radiance: the median luminance scaled to 0.18 (mid grey), then Reinhard's
+    x / (1 + x) and a 2.2 gamma. Luminance weights are Rec. 709's."""
+    luminance = hdr_bgr.astype(np.float64) @ np.array([0.0722, 0.7152, 0.2126])
+    x = hdr_bgr.astype(np.float64) * (0.18 / max(float(np.median(luminance)), 1e-12))
+    return np.clip(255.0 * (x / (1.0 + x)) ** (1 / 2.2) + 0.5, 0, 255).astype(np.uint8)
+
+
+SETS = {"tables": MANIFEST, "holdout": HOLDOUT}
+
+
+def _entries(manifest: dict) -> list[tuple]:
+    """(name, (repository, commit, folder), path in the folder, source sha256, pixels sha256 or None)."""
+    return [(name, *entry, None)[:5] for name, entry in manifest.items()]
+
+
+def check(folder: Path, manifest: dict = MANIFEST) -> list[str]:
     """The problems with ``folder`` (missing or changed files); empty when it is the manifest's set."""
     problems = []
-    for name, (_, _, digest) in MANIFEST.items():
+    for name, _, _, digest, pixels in _entries(manifest):
         path = folder / name
         if not path.is_file():
             problems.append(f"{path}: missing")
-        elif _sha256(path) != digest:
+        elif pixels is None and _sha256(path) != digest:
             problems.append(f"{path}: not the manifest's file (sha256 differs)")
+        elif pixels is not None and _pixels_sha256(path) != pixels:
+            problems.append(f"{path}: not the manifest's pixels (sha256 of the decoded image differs)")
     return problems
 
 
-def assemble(out: Path, sources: list[Path]) -> list[str]:
-    """Copy every manifest file found in ``sources`` into ``out``; returns the problems left."""
+def assemble(out: Path, sources: list[Path], manifest: dict = MANIFEST) -> list[str]:
+    """Copy (or tone-map, for an HDR source) every manifest file found in ``sources`` into ``out``;
+    returns the problems left."""
     out.mkdir(parents=True, exist_ok=True)
-    for name, ((repo, _, folder), rel, digest) in MANIFEST.items():
+    for name, (repo, _, folder), rel, digest, pixels in _entries(manifest):
         found = [s / folder / rel for s in sources if (s / folder / rel).is_file()]
         match = [p for p in found if _sha256(p) == digest]
-        if match:
+        if not match:
+            if found:
+                print(f"{found[0]}: sha256 differs from the manifest ({repo}); not copied", file=sys.stderr)
+            continue
+        if pixels is None:
             shutil.copyfile(match[0], out / name)
-        elif found:
-            print(f"{found[0]}: sha256 differs from the manifest ({repo}); not copied", file=sys.stderr)
-    return check(out)
+        else:
+            import cv2
+
+            cv2.imwrite(str(out / name), tone_map(cv2.imread(str(match[0]), cv2.IMREAD_UNCHANGED)))
+    return check(out, manifest)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--set", choices=sorted(SETS), default="tables", help="which panoramas (default: tables)")
     ap.add_argument("--out", type=Path, help="folder to fill")
     ap.add_argument("--source", type=Path, action="append", default=[], help="a checkout of a source repository")
     ap.add_argument("--check", type=Path, help="verify an existing folder")
     args = ap.parse_args()
     if bool(args.out) == bool(args.check):
         ap.error("give either --out (with --source) or --check")
-    problems = check(args.check) if args.check else assemble(args.out, args.source)
+    manifest = SETS[args.set]
+    problems = check(args.check, manifest) if args.check else assemble(args.out, args.source, manifest)
     for p in problems:
         print(p, file=sys.stderr)
     if problems:
         sys.exit(1)
-    print(f"{len(MANIFEST)} panoramas verified in {args.check or args.out}")
+    print(f"{len(manifest)} panoramas verified in {args.check or args.out}")
 
 
 if __name__ == "__main__":
