@@ -961,6 +961,26 @@ def test_content_fixed_to_the_frame_is_found_where_the_camera_turns():
     assert cm.camera_fixed_cells(still_camera, WIDTH, HEIGHT, config) is None
 
 
+def test_a_logo_holding_most_of_the_tracks_over_a_plain_scene_is_still_found():
+    """Known answer: a logo with 50 tracks over a plain wall that gives the turning scene 25 (a third of
+    the tracks move, as in the held-out bathroom panorama under a logo). Its cells are marked (before
+    version 29 a window needed half its tracks moving to show the camera moving, and none did); the
+    scene's cells are not."""
+    rng = np.random.default_rng(2)
+    focal, config = 230.0, cm.MotionConfig()
+    logo = np.column_stack([rng.uniform(250, 300, 50), rng.uniform(120, 170, 50)])
+    turns = [
+        _logo_window(rng, k, _views(_scene(rng, 25), _per_frame(0.7), np.zeros(3), 8, focal, 0.1, rng), logo)
+        for k in range(6)
+    ]
+    fixed = cm.camera_fixed_cells(turns, WIDTH, HEIGHT, config)
+    cell = config.fixed_cell_px
+    assert fixed is not None and fixed[(logo[:, 1] // cell).astype(int), (logo[:, 0] // cell).astype(int)].all()
+    rows, cols = np.nonzero(fixed)  # within the logo's cells and the two rings the mask is widened by
+    assert rows.min() >= 120 // cell - 2 and cols.min() >= 250 // cell - 2
+    assert cm.camera_fixed_cells(turns, WIDTH, HEIGHT, replace(config, fixed_moving_share=0.5)) is None
+
+
 # the analysis size of a 16:9 video (MotionConfig.analysis_width)
 RS_WIDTH, RS_HEIGHT = 480, 270
 RS_CENTER = ((RS_WIDTH - 1) / 2, (RS_HEIGHT - 1) / 2)
