@@ -129,11 +129,13 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _pixels_sha256(path: Path) -> str:
-    """The decoded pixels' digest: a PNG's bytes depend on the encoder, its pixels do not."""
+def _pixels_sha256(path: Path) -> str | None:
+    """The decoded pixels' digest (a PNG's bytes depend on the encoder, its pixels do not); None where
+    the file is not an image."""
     import cv2
 
-    return hashlib.sha256(cv2.imread(str(path), cv2.IMREAD_COLOR).tobytes()).hexdigest()
+    pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return None if pixels is None else hashlib.sha256(pixels.tobytes()).hexdigest()
 
 
 def tone_map(hdr_bgr: np.ndarray) -> np.ndarray:
@@ -149,7 +151,7 @@ SETS = {"tables": MANIFEST, "holdout": HOLDOUT}
 
 def _entries(manifest: dict) -> list[tuple]:
     """(name, (repository, commit, folder), path in the folder, source sha256, pixels sha256 or None)."""
-    return [(name, *entry, None)[:5] for name, entry in manifest.items()]
+    return [(name, *entry, None)[:5] for name, entry in manifest.items()]  # the tables' entries have no pixels
 
 
 def check(folder: Path, manifest: dict = MANIFEST) -> list[str]:
@@ -161,8 +163,9 @@ def check(folder: Path, manifest: dict = MANIFEST) -> list[str]:
             problems.append(f"{path}: missing")
         elif pixels is None and _sha256(path) != digest:
             problems.append(f"{path}: not the manifest's file (sha256 differs)")
-        elif pixels is not None and _pixels_sha256(path) != pixels:
-            problems.append(f"{path}: not the manifest's pixels (sha256 of the decoded image differs)")
+        elif pixels is not None and (made := _pixels_sha256(path)) != pixels:
+            what = "not a readable image" if made is None else "sha256 of the decoded image differs"
+            problems.append(f"{path}: not the manifest's pixels ({what})")
     return problems
 
 
