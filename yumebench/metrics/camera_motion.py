@@ -1997,7 +1997,6 @@ def constant_motion_fit(
 
     # shake is tried and its mirror image refined on a thinned set of tracks (its fit takes several times
     # the walker's); the fit kept is refined once on all
-    @functools.cache
     @functools.cache  # built once, on first use: where shake, the mirror or the step starts are tried
     def on_thin() -> tuple:  # (residuals, refine, whether they are all the tracks)
         every = _thinning(windows, PROFILE_TRACKS)
