@@ -142,8 +142,9 @@ def _pixels_sha256(path: Path) -> str | None:
 def tone_map(hdr_bgr: np.ndarray) -> np.ndarray:
     """8-bit BGR from linear radiance: the median luminance scaled to 0.18 (mid grey), then Reinhard's
     x / (1 + x) and a 2.2 gamma. Luminance weights are Rec. 709's."""
-    luminance = hdr_bgr.astype(np.float64) @ np.array([0.0722, 0.7152, 0.2126])
-    x = hdr_bgr.astype(np.float64) * (0.18 / max(float(np.median(luminance)), 1e-12))
+    radiance = hdr_bgr.astype(np.float64)
+    luminance = radiance @ np.array([0.0722, 0.7152, 0.2126])
+    x = radiance * (0.18 / max(float(np.median(luminance)), 1e-12))
     return np.clip(255.0 * (x / (1.0 + x)) ** (1 / 2.2) + 0.5, 0, 255).astype(np.uint8)
 
 

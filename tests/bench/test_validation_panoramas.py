@@ -34,14 +34,12 @@ def test_a_manifest_is_assembled_from_sources_and_checked(tmp_path):
     hdr = np.random.default_rng(1).uniform(0.01, 50.0, (32, 64, 3)).astype(np.float32)
     cv2.imwrite(str(source / "assets" / "sky.hdr"), hdr)
 
-    def digest(path: Path) -> str:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-
     made = vp.tone_map(cv2.imread(str(source / "assets" / "sky.hdr"), cv2.IMREAD_UNCHANGED))
     repo = ("someone/repo", "0000000", "assets")
+    made_digest = hashlib.sha256(made.tobytes()).hexdigest()
     manifest = {
-        "room.png": (repo, "room.png", digest(source / "assets" / "room.png")),
-        "sky.png": (repo, "sky.hdr", digest(source / "assets" / "sky.hdr"), hashlib.sha256(made.tobytes()).hexdigest()),
+        "room.png": (repo, "room.png", vp._sha256(source / "assets" / "room.png")),
+        "sky.png": (repo, "sky.hdr", vp._sha256(source / "assets" / "sky.hdr"), made_digest),
     }
     out = tmp_path / "pano"
     assert vp.assemble(out, [tmp_path / "elsewhere", source], manifest) == []
