@@ -497,6 +497,27 @@ def test_residuals_at_a_scaled_focal_are_the_residuals_at_that_focal():
         np.testing.assert_allclose(scaled, at_focal, rtol=1e-9, atol=1e-9)
 
 
+def test_the_capped_cost_caps_cheirality_below_a_mismatch():
+    """Known answer: a track far off its epipolar line costs 9 (3 sigma squared), one that keeps to its line
+    but runs past the point at infinity (a receding car under forward motion) costs CHEIRALITY_CAP squared,
+    4; rows after the tracks' (a prior) are capped at 9 again. Batched rows are costed one by one."""
+    assert cm.CHEIRALITY_CAP == 2.0
+    r = np.array([0.0, 10.0, 1.0, 10.0, 0.0, 1.0, 10.0])  # 3 tracks: Sampson, then cheirality; one prior row
+    assert cm._capped(r, 3) == pytest.approx(0 + 9 + 1 + 4 + 0 + 1 + 9)
+    assert cm._capped(np.stack([r, np.zeros(7)]), 3).tolist() == pytest.approx([24.0, 0.0])
+    start, end = np.array(CENTER) + [[-60.0, -40.0]], np.array(CENTER) + [[-45.0, -30.0]]
+    receding = cm._Window(start, end, 8, 0, "moving", CENTER[1])
+    residuals = cm._epipolar_residuals([receding], [0.2], 230.0, CENTER)
+    assert residuals.tracks == 1
+    # forward motion: a point up and to the left of the centre that moves 18 px towards it is receding: on
+    # its epipolar line (Sampson 0) and 90 sigma (of 0.2 px) the wrong side of the point at infinity;
+    # walking backwards, the same track is a static point coming closer
+    sampson, behind = residuals(np.eye(3)[None], np.array([[0.0, 0.0, -1.0]]))
+    assert sampson == pytest.approx(0.0, abs=1e-6) and behind == pytest.approx(90.1, abs=0.1)
+    assert cm._capped(np.array([sampson, behind]), 1) == pytest.approx(4.0)
+    assert residuals(np.eye(3)[None], np.array([[0.0, 0.0, 1.0]])).tolist() == pytest.approx([0.0, 0.0])
+
+
 def test_cheirality_error_tells_a_sideways_step_from_its_bas_relief_twin():
     """Turning right while stepping left, over near ground and points at infinity: stepping right while
     turning a little more moves every track along its epipolar line only, so the Sampson error cannot
@@ -526,7 +547,8 @@ def test_cheirality_error_tells_a_sideways_step_from_its_bas_relief_twin():
         rel_rot, rel_t = cm._relative(r[0].T @ r[1], r[0].T @ (p[1] - p[0]))
         terms = residuals(rel_rot[None], rel_t[None])
         n = len(window.p1)
-        return cm._capped(terms[:n]), cm._capped(terms[n:])
+        sampson = cm._capped(terms[:n], n)
+        return sampson, cm._capped(terms, n) - sampson
 
     sampson_truth, behind_truth = cost(1.0, -90.0)
     # the twin: the far points' flow says "more yaw" once the step is reversed
