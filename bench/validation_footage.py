@@ -1,6 +1,7 @@
 """Score instruction following on real footage whose camera motion is known from how it was filmed.
 
-    python bench/validation_footage.py --source CarND-LaneLines-P1/ --source Motion_Detector_OpenCV/
+    python bench/validation_footage.py --source CarND-LaneLines-P1/ --source CarND-Vehicle-Detection/ \
+        --source Motion_Detector_OpenCV/
     python bench/validation_footage.py --source ... --clips highway --json footage.json
 
 Every other validation set moves a picture by a known path (panoramas turned and walked through a proxy,
@@ -11,11 +12,12 @@ action label follows from the way they were filmed are listed, and each entry sa
 - ``highway``: a car keeping its lane on a straight highway (Udacity's solidWhiteRight.mp4, 960x540, 25
   frames/s): forward (W) in every segment. No turn (·): the far hills' band shifts by at most 1.5 px
   (phase correlation, 32 frames apart, at 960 px), about 0.003 deg/frame, a twentieth of the published
-  rule's 1e-3 rad/frame. Other cars overtake and fall behind in the next lanes.
+  rule's 1e-3 rad/frame. Cars in the next lanes pull away ahead.
 - ``highway-2``: another car and camera on a highway (Udacity's vehicle-detection test_video.mp4,
   1280x720, 25 frames/s, one segment; its bonnet fills the bottom of the frame): forward (W). The road
   bends gently and the far band is too cluttered to measure a turn by, so only the keys are scored.
-- ``crowd``: an overhead camera over a plaza crossed by dozens of walkers (1280x720): no action (None, ·).
+- ``crowd``: an overhead camera over a plaza crossed by dozens of walkers (1280x720; the file shares the
+  name of OpenCV's sample video, not its content): no action (None, ·).
   The floor's pattern drifts by about 16 px over the clip (phase correlation of median backgrounds),
   about 0.008 deg/frame: below the published rule's rotation threshold, so its label is "no action"
   like a tripod's.
