@@ -56,6 +56,10 @@ def test_a_still_camera_is_scored_no_action_and_an_unreadable_clip_raises(tmp_pa
     results = vf.score_clip(path, clip)
     assert len(results) == 1
     assert all(r["correct"] and r["predicted"] == {"keys": "None", "mouse": "·"} for r in results)
+    # a clip whose turn is not known is judged on its keys alone: the still camera is no drive forward
+    keys_only = vf.score_clip(path, replace(clip, keys="W", mouse=None))
+    assert [(r["correct"], r["expected"]) for r in keys_only] == [(False, {"keys": "W", "mouse": "?"})]
+    assert vf.score_clip(path, replace(clip, mouse=None))[0]["correct"]
 
     (tmp_path / "broken.mp4").write_bytes(b"\x00" * 64)
     with pytest.raises(VideoError, match="broken.mp4"):
