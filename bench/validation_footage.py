@@ -35,11 +35,12 @@ Kimera-VIO's MicroEuroc.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from yumebench.files import sha256_file
 
 SEGMENT_FRAMES = 32  # frames per segment, as in the accuracy bench's corpus (its segments share an end frame)
 
@@ -86,10 +87,6 @@ CLIPS = {
 }
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def locate(clip: Clip, sources: list[Path]) -> tuple[Path | None, str | None]:
     """The clip's file in one of ``sources`` and None, or None and the one-line problem."""
     found = [s / clip.path for s in sources if (s / clip.path).is_file()]
@@ -97,7 +94,7 @@ def locate(clip: Clip, sources: list[Path]) -> tuple[Path | None, str | None]:
         where = ", ".join(str(s) for s in sources) or "no --source given"
         return None, f"{clip.path}: not found in {where} (a checkout of {clip.repo} at {clip.commit} or later)"
     for path in found:
-        if _sha256(path) == clip.sha256:
+        if sha256_file(path) == clip.sha256:
             return path, None
     return None, f"{found[0]}: not the manifest's file (sha256 differs; {clip.repo} at {clip.commit})"
 

@@ -33,6 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
+from yumebench.files import sha256_file
+
 PANOLENS = ("pchen66/panolens.js", "9fb3e35", "example/asset/textures/equirectangular")
 PY360CONVERT = ("sunset1995/py360convert", "5450b67", "assets")
 HORIZONNET = ("sunset1995/HorizonNet", "c9a7df9", "assets")
@@ -126,10 +128,6 @@ HOLDOUT = {
 }
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _pixels_sha256(path: Path) -> str | None:
     """The decoded pixels' digest (a PNG's bytes depend on the encoder, its pixels do not); None where
     the file is not an image."""
@@ -163,7 +161,7 @@ def check(folder: Path, manifest: dict = MANIFEST) -> list[str]:
         path = folder / name
         if not path.is_file():
             problems.append(f"{path}: missing")
-        elif pixels is None and _sha256(path) != digest:
+        elif pixels is None and sha256_file(path) != digest:
             problems.append(f"{path}: not the manifest's file (sha256 differs)")
         elif pixels is not None and (made := _pixels_sha256(path)) != pixels:
             what = "not a readable image" if made is None else "sha256 of the decoded image differs"
@@ -177,7 +175,7 @@ def assemble(out: Path, sources: list[Path], manifest: dict = MANIFEST) -> list[
     out.mkdir(parents=True, exist_ok=True)
     for name, (repo, _, folder), rel, digest, pixels in _entries(manifest):
         found = [s / folder / rel for s in sources if (s / folder / rel).is_file()]
-        match = [p for p in found if _sha256(p) == digest]
+        match = [p for p in found if sha256_file(p) == digest]
         if not match:
             if found:
                 print(f"{found[0]}: sha256 differs from the manifest ({repo}); not copied", file=sys.stderr)

@@ -8,11 +8,13 @@ and always names the file, for every command.
   those whose process is gone.
 - ``ensure_writable``: create a folder (with parents) and prove it takes a file, before expensive work.
 - ``os_error_line``: the one-line message for an ``OSError``.
+- ``sha256_file``: a file's SHA-256, read in blocks (weights, videos, panoramas checked against a manifest).
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import re
 from collections.abc import Callable
@@ -129,3 +131,11 @@ def os_error_line(e: OSError) -> str:
     if getattr(e, "filename2", None):
         where = f"{where} -> {e.filename2}"
     return f"{where}: {reason}"
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with Path(path).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

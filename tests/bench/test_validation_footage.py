@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from yumebench.files import sha256_file
 from yumebench.video import VideoError, write_mp4
 
 _SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "validation_footage.py"
@@ -31,7 +32,7 @@ def test_a_clip_is_found_by_path_and_digest_and_each_problem_is_one_line(tmp_pat
     source = tmp_path / "repo"
     (source / "videos").mkdir(parents=True)
     (source / "videos" / "drive.mp4").write_bytes(b"not really a video")
-    digest = vf._sha256(source / "videos" / "drive.mp4")
+    digest = sha256_file(source / "videos" / "drive.mp4")
     clip = vf.Clip("someone/repo", "0000000", "videos/drive.mp4", digest, 1, "W", "·")
 
     path, problem = vf.locate(clip, [tmp_path / "elsewhere", source])
@@ -52,7 +53,7 @@ def test_a_still_camera_is_scored_no_action_and_an_unreadable_clip_raises(tmp_pa
     texture = rng.integers(0, 255, (24, 40, 3), dtype=np.uint8).repeat(8, 0).repeat(8, 1)
     frames = np.stack([texture] * 70)
     path = write_mp4(tmp_path / "still.mp4", frames, fps=16)
-    clip = vf.Clip("someone/repo", "0000000", "still.mp4", vf._sha256(path), 2, "None", "·")
+    clip = vf.Clip("someone/repo", "0000000", "still.mp4", sha256_file(path), 2, "None", "·")
     results = vf.score_clip(path, clip)
     assert len(results) == 1
     assert all(r["correct"] and r["predicted"] == {"keys": "None", "mouse": "·"} for r in results)

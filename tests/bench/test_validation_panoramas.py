@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from yumebench.files import sha256_file
+
 _SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "validation_panoramas.py"
 _spec = importlib.util.spec_from_file_location("validation_panoramas", _SCRIPT)
 vp = importlib.util.module_from_spec(_spec)
@@ -38,8 +40,8 @@ def test_a_manifest_is_assembled_from_sources_and_checked(tmp_path):
     repo = ("someone/repo", "0000000", "assets")
     made_digest = hashlib.sha256(made.tobytes()).hexdigest()
     manifest = {
-        "room.png": (repo, "room.png", vp._sha256(source / "assets" / "room.png")),
-        "sky.png": (repo, "sky.hdr", vp._sha256(source / "assets" / "sky.hdr"), made_digest),
+        "room.png": (repo, "room.png", sha256_file(source / "assets" / "room.png")),
+        "sky.png": (repo, "sky.hdr", sha256_file(source / "assets" / "sky.hdr"), made_digest),
     }
     out = tmp_path / "pano"
     assert vp.assemble(out, [tmp_path / "elsewhere", source], manifest) == []

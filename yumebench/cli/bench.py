@@ -218,8 +218,8 @@ def weights(
 
     Example: yumebench bench weights --weights ~/yumebench-weights
     """
+    from yumebench.files import sha256_file
     from yumebench.metrics import DIMENSIONS
-    from yumebench.metrics.quality import sha256_file
 
     for name in DIMENSIONS.names():
         files = DIMENSIONS.get(name).requirements.weights

@@ -44,6 +44,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from yumebench.files import sha256_file
 from yumebench.metrics.base import Dimension, MissingWeights, Requirements, WeightFile
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -246,16 +247,6 @@ def resolve_file(name: str, weights_dir: str | None, dimension: str, hub_repo: s
         + (" nor in the Hugging Face cache" if hub_repo else "")
         + f"; get it with: {fetch} (then pass --weights {where})"
     )
-
-
-def sha256_file(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def sha256_of_folder(path: str) -> dict[str, str]:
