@@ -1,7 +1,7 @@
 """Score instruction following on real footage whose camera motion is known from how it was filmed.
 
     python bench/validation_footage.py --source CarND-LaneLines-P1/ --source CarND-Vehicle-Detection/ \
-        --source Motion_Detector_OpenCV/
+        --source Motion_Detector_OpenCV/ --source soumya-basak-CarND-LaneLines-P1/ --source OpenCVTutorial/
     python bench/validation_footage.py --source ... --clips highway --json footage.json
 
 Every other validation set moves a picture by a known path (panoramas turned and walked through a proxy,
@@ -21,13 +21,26 @@ action label follows from the way they were filmed are listed, and each entry sa
   The floor's pattern drifts by about 16 px over the clip (phase correlation of median backgrounds),
   about 0.008 deg/frame: below the published rule's rotation threshold, so its label is "no action"
   like a tripod's.
+- ``highway-3``: Udacity's solidYellowLeft.mp4 (960x540, 25 frames/s, 21 segments) as another
+  repository keeps it, with its lane lines drawn over the footage in red (drawings that follow the
+  lanes, not the frame): forward (W). The road curves gently left, by an amount not measured, so only
+  the keys are scored.
+- ``pedestrians``: OpenCV's sample clip vtest.avi, re-encoded at 480x360 (10 frames/s, 24 segments): a
+  fixed camera over a campus path that people walk along and across. No action (None, ·): the median
+  backgrounds of its 60-frame stretches shift by at most 0.06 px.
+- ``oncoming-traffic``: a long lens on a bridge's walkway facing oncoming traffic (640x360, 30 frames/s,
+  every other frame kept, 14 segments). Cars approach and fill much of the frame, and a cyclist passes;
+  the railing, the road and the lamp posts hold still. No action (None, ·): the median backgrounds
+  shift by at most 2.9 px over the clip (in its first 60 kept frames, then not at all), a few
+  thousandths of a degree per frame at any focal length this view allows.
 
 ``--source`` takes local checkouts of the repositories listed (any clone at or after the commit given);
 each clip is found by its path in the repository and verified by SHA-256. A missing, changed or
 unreadable clip is one line on stderr and the other clips are scored; the exit status is then 1.
 
 Nothing here was used to choose the metric's settings before IF version 30, whose cheirality cap was
-prompted by ``highway`` (see ``CHEIRALITY_CAP`` in yumebench/metrics/camera_motion.py). Reserved for
+prompted by ``highway`` (see ``CHEIRALITY_CAP`` in yumebench/metrics/camera_motion.py); ``highway-3``,
+``pedestrians`` and ``oncoming-traffic`` were added after it. Reserved for
 independent validation and not used: the KITTI odometry snippets of visual-odometry tutorials and
 Kimera-VIO's MicroEuroc.
 """
@@ -84,7 +97,35 @@ CLIPS = {
         "None",
         "·",
     ),
+    "highway-3": Clip(
+        "soumya-basak/CarND-LaneLines-P1",
+        "b5253f3",
+        "yellow.mp4",
+        "c2f16ab144d3dd7a401e3358d25c2e87e291a6c50bafe1cd0f5e294c5f32fd73",
+        1,
+        "W",
+        None,
+    ),
+    "pedestrians": Clip(
+        "arjun-234/OpenCVTutorial",
+        "c6a0b7a",
+        "vtest.avi",
+        "f6f676f1879eadf6b22abd0c2a1f6cecb5ae1ff2a63625512310356514048c5d",
+        1,
+        "None",
+        "·",
+    ),
+    "oncoming-traffic": Clip(
+        "arjun-234/OpenCVTutorial",
+        "c6a0b7a",
+        "car_traffic_small.mp4",
+        "46f6637b2d52a4deb63b33f72cacb50bf37e1bb4fbd9648f2dff3166df7d69f6",
+        2,
+        "None",
+        "·",
+    ),
 }
+NAME_WIDTH = max(len(name) for name in CLIPS)
 
 
 def locate(clip: Clip, sources: list[Path]) -> tuple[Path | None, str | None]:
@@ -129,7 +170,7 @@ def _row(name: str, r: dict) -> str:
     m, t, p = r["motion"], r["expected"], r["predicted"]
     direction = ", ".join(f"{v:+.2f}" for v in m["direction"])
     return (
-        f"{name:<10} {r['start']:>5}  {t['keys'] + ',' + t['mouse']:<8} {p['keys'] + ',' + p['mouse']:<8} "
+        f"{name:<{NAME_WIDTH}} {r['start']:>5}  {t['keys'] + ',' + t['mouse']:<8} {p['keys'] + ',' + p['mouse']:<8} "
         f"{m['decision']:<12} {m['yaw_deg_per_frame']:+7.3f} {m['pitch_deg_per_frame']:+7.3f}  ({direction})  "
         f"{'right' if r['correct'] else 'WRONG'}"
     )
@@ -149,8 +190,8 @@ def main() -> None:
     from yumebench.video import VideoError
 
     problems, results = [], {}
-    header = f"{'clip':<10} {'start':>5}  {'truth':<8} {'read':<8} {'decision':<12} {'yaw/f':>7} {'pitch/f':>7}"
-    print(header + "  direction")
+    columns = f"{'start':>5}  {'truth':<8} {'read':<8} {'decision':<12} {'yaw/f':>7} {'pitch/f':>7}  direction"
+    print(f"{'clip':<{NAME_WIDTH}} {columns}")
     for name in names:
         clip = CLIPS[name]
         path, problem = locate(clip, args.source)
