@@ -40,7 +40,9 @@ unreadable clip is one line on stderr and the other clips are scored; the exit s
 
 Nothing here was used to choose the metric's settings before IF version 30, whose cheirality cap was
 prompted by ``highway`` (see ``CHEIRALITY_CAP`` in yumebench/metrics/camera_motion.py); ``highway-3``,
-``pedestrians`` and ``oncoming-traffic`` were added after it. Reserved for
+``pedestrians`` and ``oncoming-traffic`` were added after it, and ``oncoming-traffic`` (read as a walk
+towards the traffic in 9 of 14 segments) prompted version 31's still-background check
+(``MotionConfig.min_still_share``). Reserved for
 independent validation and not used: the KITTI odometry snippets of visual-odometry tutorials and
 Kimera-VIO's MicroEuroc.
 """

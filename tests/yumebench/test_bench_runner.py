@@ -271,3 +271,22 @@ def test_the_report_gives_the_depth_checks_ratio_and_its_carried_over_tracks():
     rolled = _segment_html({**segment, "motion": {**motion, "camera_roll_deg": [2.7, 5.86]}}, frames)
     assert "camera rolled +2.7 deg at the first frame, +5.9 at the last" in rolled
     assert "rolled" not in _segment_html({**segment, "motion": {**motion, "camera_roll_deg": None}}, frames)
+
+
+def test_the_report_says_when_a_still_background_kept_the_camera_at_rest():
+    """A walk's shares of tracks at infinity are shown; a segment that a still background from top to
+    bottom made a rotation says that this is why."""
+    import numpy as np
+
+    from yumebench.bench.report import _segment_html
+
+    segment = {"start": 0, "end": 33, "expected": {"keys": "None", "mouse": "·"}, "correct": True}
+    segment["predicted"] = segment["expected"]
+    frames = {i: np.zeros((36, 64, 3), np.uint8) for i in (0, 16, 32)}
+    motion = {"decision": "rotation", "parallax_score": 0.9, "fov_deg": 60.0, "still_background": [0.62, 0.547]}
+    html = _segment_html({**segment, "motion": motion}, frames)
+    assert "0.62 in the top third, 0.55 in the bottom third (a still background: the camera stays)" in html
+    walk = {**motion, "decision": "translation", "direction": [0, 0, 1.0], "still_background": [0.7, 0.0]}
+    html = _segment_html({**segment, "motion": walk}, frames)
+    assert "0.70 in the top third, 0.00 in the bottom third" in html and "camera stays" not in html
+    assert "infinity" not in _segment_html({**segment, "motion": {**motion, "still_background": None}}, frames)

@@ -1065,3 +1065,63 @@ def test_a_fast_turn_through_a_rolling_shutter_is_a_turn_with_its_readout():
     for readout, axis in ((0.0, 1), (0.6, 0)):
         turn = cm.OpenCVMotionEstimator()._decide(_rolling_shutter_turn(readout, axis), RS_WIDTH, RS_CENTER)
         assert turn["decision"] == "rotation" and turn["readout"] == 0.0
+
+
+def _street_points(rng: np.random.Generator) -> np.ndarray:
+    """A street in walker steps (about 6 cm): ground 25 steps below the camera, walls 90 steps to either
+    side, 2-45 m ahead, and points at infinity (sky, far skyline) above the horizon."""
+    ground = np.column_stack([rng.uniform(-90, 90, 150), np.full(150, 25.0), rng.uniform(30, 700, 150)])
+    wall_z = rng.uniform(40, 700, 150)
+    walls = np.column_stack([rng.choice([-90.0, 90.0], 150), rng.uniform(-80, 25, 150), wall_z])
+    sky_x, sky_y = rng.uniform(-0.6, 0.6, 100), rng.uniform(-0.35, -0.05, 100)
+    sky = np.column_stack([sky_x, sky_y, np.ones(100)]) * 1e7
+    return np.concatenate([ground, walls, sky])
+
+
+def _in_view(window: "cm._Window") -> "cm._Window":
+    frame = np.array([WIDTH, HEIGHT])
+    keep = np.all((window.p1 >= 0) & (window.p1 < frame) & (window.p2 >= 0) & (window.p2 < frame), axis=1)
+    return replace(window, p1=window.p1[keep], p2=window.p2[keep])
+
+
+def _translating(windows: list, focal: float) -> tuple[dict, "cm.SegmentMotion"]:
+    """A segment read as a forward walk: its decision and motion, with the walker that explains it."""
+    fov = cm._fov_of(focal, WIDTH)
+    fit = cm.WalkerFit(np.eye(3), np.array([0.0, 0.0, 1.0]), 1.0, 0.0, np.zeros(4), {w.start: 0.2 for w in windows})
+    motion = cm.SegmentMotion(0.0, 0.0, np.array([0.0, 0.0, 1.0]), 1.0, 0.0, 3, fov, decision="translation")
+    return {"decision": "translation", "fov": fov, **cm._NO_EVIDENCE}, replace(motion, walker_fit=fit)
+
+
+def test_a_still_background_over_the_whole_view_is_a_camera_at_rest_not_a_walk():
+    """Known answers. Things coming at a camera at rest stream out of their vanishing point as a street
+    would under a forward walk, and the walker explains them; but the street itself holds still at the
+    top and at the bottom of the frame, where a walk leaves only the sky and the skyline still. The
+    segment at rest is a rotation of nothing (measured on the still tracks alone); the walk stays a walk,
+    and without the rule the segment at rest would be one too."""
+    rng = np.random.default_rng(5)
+    focal = 230.0
+    estimator = cm.OpenCVMotionEstimator()
+    street = _street_points(rng)
+    walk = [_in_view(w) for w in _walker_windows(np.zeros(4), street, focal)]
+    shares, counts, _ = cm.still_background_shares(walk, np.zeros(4), focal, CENTER, 0.15)
+    assert shares[0] > 0.4 and shares[2] < 0.05 and counts.min() >= 30  # only the sky is still
+    d, motion = _translating(walk, focal)
+    kept = estimator._background_checked(walk, d, motion, WIDTH, CENTER)
+    assert kept.decision == "translation" and kept.still_background == pytest.approx((shares[0], shares[2]), abs=1e-4)
+
+    traffic = np.column_stack([rng.uniform(-60, 60, 150), rng.uniform(-10, 25, 150), rng.uniform(200, 1000, 150)])
+    coming = _walker_windows(np.zeros(4), traffic, focal)  # the camera stepping towards them, seen from them
+    seen = _project(street, focal)  # from where the camera stands, in every frame
+    still = [(seen + rng.normal(0, 0.1, seen.shape), seen + rng.normal(0, 0.1, seen.shape)) for _ in coming]
+    at_rest = [
+        _in_view(replace(c, p1=np.concatenate([c.p1, s1]), p2=np.concatenate([c.p2, s2])))
+        for c, (s1, s2) in zip(coming, still, strict=True)
+    ]
+    shares, counts, _ = cm.still_background_shares(at_rest, np.zeros(4), focal, CENTER, 0.15)
+    assert shares[0] > 0.5 and shares[2] > 0.5 and counts.min() >= 30
+    d, motion = _translating(at_rest, focal)
+    without = cm.OpenCVMotionEstimator(cm.MotionConfig(min_still_share=1.1))
+    assert without._background_checked(at_rest, d, motion, WIDTH, CENTER).decision == "translation"
+    rested = estimator._background_checked(at_rest, d, motion, WIDTH, CENTER)
+    assert rested.decision == "rotation" and not rested.direction.any() and min(rested.still_background) > 0.5
+    assert abs(rested.yaw_deg_per_frame) < 0.01 and abs(rested.pitch_deg_per_frame) < 0.01

@@ -188,6 +188,14 @@ def _segment_html(s: dict, by_index: dict[int, np.ndarray]) -> str:
             else ""
         )
         + (
+            "; tracks at infinity under a step: {:.2f} in the top third, {:.2f} in the bottom third".format(
+                *motion["still_background"]
+            )
+            + (" (a still background: the camera stays)" if decision != "translation" else "")
+            if motion.get("still_background")
+            else ""
+        )
+        + (
             f"; next window from this one's depths {motion['depth_consistency']:.2f} x the rotation's error"
             + (
                 " (worse on {} of {} carried-over tracks)".format(*motion["depth_worse_tracks"])

@@ -175,6 +175,19 @@ class MotionConfig:
     # put right and one pure turn through a barrel lens (14) read as a walk. 16 keeps the 23-track walk
     # demoted; 32 also walks a wobbling pure turn that carries 27.
     min_depth_tracks: int = 24
+    # A translating segment is a rotation where its walker puts at least a share min_still_share of the
+    # tracks in the top third of the frame and of those in the bottom third (each third holding
+    # min_still_tracks tracks over the segment) at infinity: an inverse depth below still_depth_share of
+    # the 75th percentile of its window's (still_background_shares). That is a still background from top
+    # to bottom with things moving through it, such as a camera at rest facing oncoming traffic, whose
+    # cars stream out of a vanishing point exactly as a walk towards them would make them. Under a camera
+    # that steps, the points with no parallax are the sky and the far skyline: the ground in front of it,
+    # at the bottom of the view, cannot be at infinity, and content fixed to the frame there (a bonnet, a
+    # smudge on the windscreen) does not reach the top. The segment's rotation is then fitted on the
+    # tracks at infinity alone (the moving things would bias it).
+    min_still_share: float = 0.3
+    min_still_tracks: int = 30
+    still_depth_share: float = 0.15
     # the joint fit also refines its best motion with the sideways step mirrored (the bas-relief twin):
     # tuning seeds 538 -> 544 of 576 (6 put right, none put wrong); test seeds 539 -> 541 (3 put right,
     # 1 put wrong)
@@ -295,6 +308,9 @@ class SegmentMotion:
     # the walker's depths of one window predicting the next window's tracks against the rotation alone
     # (depth_consistency); None where not measured (no walker, shake, too few matched tracks)
     depth_consistency: DepthConsistency | None = None
+    # the shares of the top and of the bottom third's tracks that a translating segment's walker put at
+    # infinity (still_background_shares); None where not measured
+    still_background: tuple[float, float] | None = None
     tracks: dict | None = field(default=None, repr=False)  # one window's tracks, in video pixels
     walker_fit: WalkerFit | None = field(default=None, repr=False)  # the joint fit of a translating segment
 
@@ -1120,7 +1136,7 @@ class OpenCVMotionEstimator:
         if c.walker_focal and not calibrations:
             out = self._walker_focal(per_segment, decisions, out, video_fov, width, center)
         return [
-            self._depth_checked(windows, d, m, width, center)
+            self._background_checked(windows, d, self._depth_checked(windows, d, m, width, center), width, center)
             for windows, d, m in zip(per_segment, decisions, out, strict=True)
         ]
 
@@ -1155,6 +1171,40 @@ class OpenCVMotionEstimator:
             return replace(motion, depth_consistency=consistency)
         turn = self._motion(windows, {**d, "decision": "rotation"}, focal, center, motion.fov_deg)
         return replace(turn, tracks=motion.tracks, depth_consistency=consistency)
+
+    def _background_checked(
+        self, windows: list[_Window], d: dict, motion: SegmentMotion, width: int, center: tuple[float, float]
+    ) -> SegmentMotion:
+        """A translating segment whose walker puts a still background at the top and the bottom of the
+        view (``MotionConfig.min_still_share``) is a rotation, measured on its tracks at infinity."""
+        c = self.config
+        fit = motion.walker_fit
+        if motion.decision != "translation" or fit is None or fit.sigmas is None:
+            return motion
+        focal = _focal_of(motion.fov_deg, width)
+        moving = [w for w in windows if w.start in fit.sigmas]
+        shake = fit.shake_poses if fit.shake else None
+        shares, counts, still = still_background_shares(
+            moving, fit.params, focal, center, c.still_depth_share, shake=shake
+        )
+        ends = [0, 2]  # the top and bottom thirds
+        measured = (round(float(shares[0]), 4), round(float(shares[2]), 4))
+        if counts[ends].min() < c.min_still_tracks or shares[ends].min() < c.min_still_share:
+            return replace(motion, still_background=measured)
+        background = []
+        for w in windows:
+            at_infinity = still.get(w.start)
+            if at_infinity is None:  # a window the walker was not fitted on (static, unknown)
+                background.append(w)
+            elif at_infinity.sum() < c.min_points:  # too few to measure this window's rotation by
+                background.append(replace(w, kind="unknown"))
+            else:
+                cov = None if w.cov is None else w.cov[at_infinity]
+                background.append(replace(w, p1=w.p1[at_infinity], p2=w.p2[at_infinity], cov=cov))
+        turn = self._motion(background, {**d, "decision": "rotation"}, focal, center, motion.fov_deg)
+        return replace(
+            turn, tracks=motion.tracks, depth_consistency=motion.depth_consistency, still_background=measured
+        )
 
     def _depths_fail(self, consistency: DepthConsistency | None) -> bool:
         c = self.config
@@ -1762,6 +1812,32 @@ def inverse_depths(p1: np.ndarray, p2: np.ndarray, rot: np.ndarray, t: np.ndarra
     a = np.cross(x2, x1 @ rot.T)
     b = np.cross(x2, np.broadcast_to(t, x2.shape))
     return -np.sum(a * b, axis=1) / np.maximum(np.sum(b * b, axis=1), 1e-18)
+
+
+def still_background_shares(
+    windows: list,
+    params: np.ndarray,
+    focal: float,
+    center: tuple[float, float],
+    still_depth_share: float,
+    shake: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Under the walker ``params``: the share of the tracks at infinity in each third of the frame (top,
+    middle, bottom; all windows together), the tracks in each, and per window (by start frame) the mask
+    of its tracks at infinity. A track is at infinity where its inverse depth (``inverse_depths``) is
+    below ``still_depth_share`` of its window's 75th percentile (in absolute value: a track just behind
+    the point at infinity is noise about it); a window whose 75th percentile is not positive has none."""
+    rotations, translations = walker_window_motions(params, windows, shake)
+    height = 2 * center[1] + 1
+    still_in, tracks_in, masks = np.zeros(3), np.zeros(3), {}
+    for w, rot, t in zip(windows, rotations, translations, strict=True):
+        rho = inverse_depths(w.p1, w.p2, rot, t, focal, center)
+        reference = np.percentile(rho, 75) if len(rho) else 0.0
+        masks[w.start] = still = np.abs(rho) < still_depth_share * reference
+        third = np.clip((w.p1[:, 1] * 3 / height).astype(int), 0, 2)
+        still_in += np.bincount(third[still], minlength=3)
+        tracks_in += np.bincount(third, minlength=3)
+    return still_in / np.maximum(tracks_in, 1), tracks_in, masks
 
 
 class DepthConsistency(NamedTuple):

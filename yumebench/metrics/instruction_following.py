@@ -119,6 +119,7 @@ def score_segments(
                     "coherent_parallax": round(getattr(motion, "coherent_share", 0.0), 4),
                     **_depth_fields(getattr(motion, "depth_consistency", None)),
                     "camera_roll_deg": _roll_field(getattr(motion, "walker_fit", None)),
+                    "still_background": _still_field(getattr(motion, "still_background", None)),
                 },
                 "tracks": getattr(motion, "tracks", None),
             }
@@ -131,6 +132,12 @@ def _roll_field(fit: WalkerFit | None) -> list[float] | None:
     where the segment's walker was fitted with the camera rolled about its optical axis, else None."""
     roll = fit.roll_deg if fit is not None else None
     return None if roll is None else [round(r, 3) for r in roll]
+
+
+def _still_field(shares: tuple[float, float] | None) -> list[float] | None:
+    """[top, bottom]: the shares of the top and bottom thirds' tracks that a translating segment's walker
+    put at infinity (both high: a still background, so a camera at rest), else None."""
+    return None if shares is None else [round(float(v), 4) for v in shares]
 
 
 def _depth_fields(consistency: DepthConsistency | None) -> dict:
@@ -197,7 +204,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "30"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "31"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -233,7 +240,9 @@ class InstructionFollowing(Dimension):
     # to the frame is also found where it holds most of the tracks (a logo over a plain wall): a window
     # shows the camera moving where 30 %, not half, of its tracks move; 30: a track's cheirality error
     # costs the joint fit at most 2 sigma's worth, not 3 (real dashcam footage: receding traffic made a
-    # straight drive read as an orbit)
+    # straight drive read as an orbit); 31: a translating segment whose walker puts 30 % of the tracks
+    # at the top and of those at the bottom of the view at infinity is a rotation, fitted on those tracks
+    # (a camera at rest facing oncoming traffic read as a walk towards it)
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
