@@ -1092,7 +1092,7 @@ def _translating(windows: list, focal: float) -> tuple[dict, "cm.SegmentMotion"]
     return {"decision": "translation", "fov": fov, **cm._NO_EVIDENCE}, replace(motion, walker_fit=fit)
 
 
-def test_a_still_background_over_the_whole_view_is_a_camera_at_rest_not_a_walk():
+def test_a_still_background_top_to_bottom_is_a_camera_at_rest_not_a_walk():
     """Known answers. Things coming at a camera at rest stream out of their vanishing point as a street
     would under a forward walk, and the walker explains them; but the street itself holds still at the
     top and at the bottom of the frame, where a walk leaves only the sky and the skyline still. The

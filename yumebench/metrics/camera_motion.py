@@ -184,7 +184,10 @@ class MotionConfig:
     # that steps, the points with no parallax are the sky and the far skyline: the ground in front of it,
     # at the bottom of the view, cannot be at infinity, and content fixed to the frame there (a bonnet, a
     # smudge on the windscreen) does not reach the top. The segment's rotation is then fitted on the
-    # tracks at infinity alone (the moving things would bias it).
+    # tracks at infinity alone (the moving things would bias it). Measured (version 31): the wrong
+    # segments of the real oncoming-traffic clip put 0.42-0.73 of the top third and 0.47-0.69 of the
+    # bottom third at infinity (5 -> 13 of 14 right); on the tuning seeds' 607 translating segments the
+    # smaller of the two is at most 0.12, and the test and tuning tables are unchanged segment for segment.
     min_still_share: float = 0.3
     min_still_tracks: int = 30
     still_depth_share: float = 0.15
