@@ -1191,7 +1191,7 @@ class OpenCVMotionEstimator:
             moving, fit.params, focal, center, c.still_depth_share, shake=shake
         )
         ends = [0, 2]  # the top and bottom thirds
-        measured = (round(float(shares[0]), 4), round(float(shares[2]), 4))
+        measured = (float(shares[0]), float(shares[2]))
         if counts[ends].min() < c.min_still_tracks or shares[ends].min() < c.min_still_share:
             return replace(motion, still_background=measured)
         background = []
