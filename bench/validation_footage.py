@@ -156,9 +156,11 @@ def score_clip(path: Path, clip: Clip) -> list[dict]:
     Where the clip's turn is not known, a segment is right when its keys are (forward/back and
     left/right) and its mouse is not judged (``expected`` shows "?")."""
     from yumebench.metrics.instruction_following import score_video_segments
-    from yumebench.video import read_frames
+    from yumebench.video import read_luma
 
-    frames, _ = read_frames(path)
+    # The luma plane, as `yumebench bench run` decodes it for this metric, so the clips are scored as
+    # the product scores them.
+    frames, _ = read_luma(path)
     frames = frames[:: clip.stride]
     results = score_video_segments(frames, segments(len(frames), clip))
     if clip.mouse is None:
