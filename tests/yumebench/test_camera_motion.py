@@ -1003,6 +1003,83 @@ def test_a_logo_holding_most_of_the_tracks_over_a_plain_scene_is_still_found():
     assert cm.camera_fixed_cells(turns, WIDTH, HEIGHT, replace(config, fixed_moving_share=0.5)) is None
 
 
+def test_a_still_point_is_explained_by_a_static_one_only_where_the_step_can_cancel_the_turn():
+    """Known answers for ``unexplained_still_px``. Under a step without a turn a point at infinity stays
+    put anywhere (0 px). Under a turn without a step nothing does: a point that stays put at the centre
+    is the turn's whole flow away (focal x tan(angle)). An orbit's pivot (a step sideways and a turn that
+    keeps a point 10 m ahead in the centre) stays put as a static point at that depth (0 px). A point at
+    the bottom of the view under a drive that turns is the turn's flow away: the step's flow there
+    points down, the turn's across."""
+    focal, center = 230.0, CENTER
+    yaw = Rotation.from_euler("y", 1.0, degrees=True).as_matrix()
+    bottom = np.array([[CENTER[0], HEIGHT - 5.0]])
+    at_centre = np.array([center])
+    forward = np.array([0.0, 0.0, -1.0])  # x2 = R x1 + t: the scene comes closer
+    assert cm.unexplained_still_px(bottom, np.eye(3), forward, focal, center)[0] == pytest.approx(0.0, abs=1e-9)
+    turn_flow = focal * math.tan(math.radians(1.0))
+    assert cm.unexplained_still_px(at_centre, yaw, np.zeros(3), focal, center)[0] == pytest.approx(turn_flow, rel=1e-6)
+    pivot = np.array([0.0, 0.0, 10.0])
+    orbit_step = pivot - yaw @ pivot  # the pivot maps onto itself
+    assert cm.unexplained_still_px(at_centre, yaw, orbit_step, focal, center)[0] == pytest.approx(0.0, abs=1e-9)
+    drive = cm.unexplained_still_px(bottom, yaw, forward, focal, center)[0]
+    assert drive == pytest.approx(turn_flow, rel=0.05)
+
+
+def _drive_window(rng, k, yaw_deg, focal, bonnet=None, pivot=None):
+    """A drive's window: road and roadside at 3-40 m and a skyline at infinity above the bonnet's rows,
+    the camera stepping 0.5 m a frame and turning yaw_deg a frame; a bonnet's tracks stay put."""
+    scene = np.vstack([_scene(rng, 200), _scene(rng, 60, depth=(1e6, 1e7))])
+    scene = scene[(scene[:, 1] / scene[:, 2] * focal + CENTER[1]) < 145]
+    p1, p2 = _views(scene, _per_frame(yaw_deg), np.array([0.0, 0.0, 0.5]), 8, focal, 0.05, rng)
+    if bonnet is not None:
+        still = bonnet + rng.normal(0, 0.02, bonnet.shape)
+        p1, p2 = np.vstack([p1, still]), np.vstack([p2, still])
+    return cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1])
+
+
+def test_a_bonnet_is_found_where_a_drive_turns_slowly_and_not_where_it_goes_straight():
+    """Known answer: a drive turning 0.15 deg/frame, whose scene does not move alike (the road sweeps
+    past, the skyline barely moves), with 40 tracks that stay put over the bottom 15 % of the view (a
+    bonnet). No static point stays put there under that motion, so the bonnet's cells are marked (in
+    its middle all of them; towards a side the step's outward flow partly opposes the turn's, and a
+    static point comes within the 3 px allowed), and nothing above them (the two rings the mask is
+    widened by aside). Driving straight, the bonnet stays
+    put as the skyline does and nothing is marked: the frames cannot tell it from points at infinity."""
+    rng = np.random.default_rng(3)
+    focal, config = 230.0, cm.MotionConfig()
+    bonnet = np.column_stack([rng.uniform(5, WIDTH - 5, 40), rng.uniform(155, HEIGHT - 3, 40)])
+    turning = [_drive_window(rng, k, 0.15, focal, bonnet) for k in range(6)]
+    fixed = cm.camera_fixed_cells(turning, WIDTH, HEIGHT, config)
+    cell = config.fixed_cell_px
+    assert fixed is not None
+    marked = fixed[(bonnet[:, 1] // cell).astype(int), (bonnet[:, 0] // cell).astype(int)]
+    assert marked[np.abs(bonnet[:, 0] - CENTER[0]) < 100].all() and marked.mean() >= 0.75
+    assert np.nonzero(fixed)[0].min() >= 155 // cell - 2
+    assert cm.camera_fixed_cells(turning, WIDTH, HEIGHT, replace(config, fixed_unexplained_px=1e9)) is None
+    straight = [_drive_window(rng, k, 0.0, focal, bonnet) for k in range(6)]
+    assert cm.camera_fixed_cells(straight, WIDTH, HEIGHT, config) is None
+
+
+def test_an_orbits_pivot_stays_put_and_is_not_taken_for_content_fixed_to_the_frame():
+    """Known answer: the camera steps sideways and turns so that an object 10 m ahead stays in the centre
+    of the view (an orbit), its 30 tracks moving under 0.25 px a window while the rest of the scene
+    sweeps past. A static point at that depth explains them, so nothing is marked."""
+    rng = np.random.default_rng(4)
+    focal, config = 230.0, cm.MotionConfig()
+    yaw = _per_frame(0.3)
+    pivot = np.array([0.0, 0.0, 10.0])
+    step = pivot - yaw @ pivot  # the per-frame step (in the camera's frame) that keeps the pivot in place
+    windows = []
+    for k in range(6):
+        near_pivot = pivot + np.column_stack([rng.uniform(-0.2, 0.2, 30), rng.uniform(-0.2, 0.2, 30), np.zeros(30)])
+        points = np.vstack([_scene(rng, 200), near_pivot])
+        p1, p2 = _views(points, yaw, step, 8, focal, 0.02, rng)
+        windows.append(cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1]))
+    moved = np.linalg.norm(windows[0].p2 - windows[0].p1, axis=1)
+    assert np.median(moved[-30:]) < config.fixed_still_px < 1.0 < np.median(moved[:-30])
+    assert cm.camera_fixed_cells(windows, WIDTH, HEIGHT, config) is None
+
+
 # the analysis size of a 16:9 video (MotionConfig.analysis_width)
 RS_WIDTH, RS_HEIGHT = 480, 270
 RS_CENTER = ((RS_WIDTH - 1) / 2, (RS_HEIGHT - 1) / 2)

@@ -268,6 +268,23 @@ class MotionConfig:
     fixed_moving_share: float = 0.3
     fixed_cell_px: int = 8
     fixed_max_area: float = 0.25
+    # A drive's scene does not move alike (the near road sweeps past, the skyline barely moves), so a
+    # bonnet was found only where the car turned on the spot. A window whose scene does not move alike
+    # also confirms a candidate where no static point explains its still tracks under the essential
+    # matrix of the window's other tracks: a point stays put under a turn and a step only where the step's
+    # flow at some depth cancels the turn's (an orbit's pivot, the focus of expansion), and content fixed
+    # to the frame stays put anywhere (unexplained_still_px at least fixed_unexplained_px). A region found
+    # so must also hold still in fixed_always_still of the moving windows that track anything in or
+    # around it: a skyline stays put through a walk without a turn and the essential matrix of the objects
+    # crossing it can leave it unexplained, but it moves in the walk's turns.
+    # Measured (test seeds): with highway-2's real bonnet pasted over the bottom 15 % of the drives
+    # (street-drive), version 31 read turns of 0.1-0.23 deg/frame as none in 8 of 18 segments, version
+    # 32 none; their bonnets' still tracks lie 4-7 px from any static point's flow. Still tracks in the
+    # straight real drives (highway, highway-3) lie up to 2.6 px from it (the essential matrix turns
+    # 0.1-0.4 deg per window on its own). The tuning, test and held-out caches' masks are unchanged (the
+    # new street-drive-bonnet aside) but for one or two cells on two overlay videos.
+    fixed_unexplained_px: float = 3.0
+    fixed_always_still: float = 0.8
 
 
 @dataclass
@@ -963,6 +980,24 @@ def _window_kind(p1: np.ndarray, p2: np.ndarray, frames: int, min_points: int, s
     return "moving"
 
 
+def unexplained_still_px(
+    points: np.ndarray, rotation: np.ndarray, translation: np.ndarray, focal: float, center: tuple[float, float]
+) -> np.ndarray:
+    """(N,) how far (pixels) a point that stays put at each of ``points`` is from the flow of every static
+    scene point there under the camera motion ``x2 = rotation x1 + translation``: the smallest flow over
+    inverse depths from 0 (at infinity, the rotation's flow alone) upwards. Zero where a step's flow at
+    some depth cancels the turn's (an orbit's pivot, the focus of expansion of a step without a turn);
+    the turn's whole flow where the step's flow cannot oppose it (a bonnet under a car that turns)."""
+    n = (np.asarray(points, float) - center) / focal
+    rays = np.column_stack([n, np.ones(len(n))]) @ rotation.T
+    depth_ratio = np.maximum(rays[:, 2], 1e-6)
+    # at inverse depth rho the point moves by (turn + rho * step) / depth_ratio (normalised units)
+    turn = rays[:, :2] - n * depth_ratio[:, None]
+    step = translation[:2][None] - n * translation[2]
+    rho = np.maximum(0.0, -(turn * step).sum(1) / np.maximum((step * step).sum(1), 1e-18))
+    return np.linalg.norm(turn + rho[:, None] * step, axis=1) / depth_ratio * focal
+
+
 def camera_fixed_cells(windows: list, width: int, height: int, config: MotionConfig) -> np.ndarray | None:
     """Grid cells (rows, cols) of ``fixed_cell_px`` whose content stays put in the frame while the camera
     turns (see ``MotionConfig.fixed_still_px``); None where there are none.
@@ -971,11 +1006,16 @@ def camera_fixed_cells(windows: list, width: int, height: int, config: MotionCon
     moving windows. Points at infinity (a sky, a far skyline) do that too while the camera steps without
     turning, but a turn moves every scene point by about as much as any other: a candidate is fixed where
     it also stays put in two turning windows, whose other tracks all move alike (their 10th percentile at
-    least half their median)."""
+    least half their median). A window whose other tracks do not move alike (a car that drives and turns)
+    counts for the candidates whose still tracks no static point there explains under those tracks'
+    essential matrix (``unexplained_still_px``, ``MotionConfig.fixed_unexplained_px``); a region that
+    only such windows confirm must hold still in most of the windows that track it
+    (``fixed_always_still``)."""
     c = config
     cell = c.fixed_cell_px
     shape = (math.ceil(height / cell), math.ceil(width / cell))
-    seen = []  # per moving window: its tracks' cells, their motion, and the cells a still track marks
+    ring = np.ones((3, 3), np.uint8)
+    seen = []  # per moving window: it, its tracks' cells and motion, and the cells a still track marks
     for w in windows:
         if len(w.p1) < c.min_points:
             continue
@@ -987,22 +1027,44 @@ def camera_fixed_cells(windows: list, width: int, height: int, config: MotionCon
         hit = np.zeros(shape, np.uint8)
         still = moved < c.fixed_still_px
         hit[rows[still], cols[still]] = 1
-        seen.append((rows, cols, moved, cv2.dilate(hit, np.ones((3, 3), np.uint8)).astype(bool)))
+        seen.append((w, rows, cols, moved, cv2.dilate(hit, ring).astype(bool)))
     if len(seen) < 3:
         return None
     candidates = np.sum([hit for *_, hit in seen], axis=0) >= 3
     if not candidates.any():
         return None
-    turning = []
-    for rows, cols, moved, hit in seen:
-        scene = moved[~candidates[rows, cols]]
-        if len(scene) >= c.min_points and np.percentile(scene, 10) >= 0.5 * np.median(scene):
+    focal, center = _focal_of(c.default_fov_deg, width), ((width - 1) / 2, (height - 1) / 2)
+    turning, unexplained = [], []
+    for w, rows, cols, moved, hit in seen:
+        in_scene = ~candidates[rows, cols]
+        scene = moved[in_scene]
+        if len(scene) < c.min_points:
+            continue
+        if np.percentile(scene, 10) >= 0.5 * np.median(scene):
             turning.append(hit)
-    if len(turning) < 2 or not (fixed := candidates & (np.sum(turning, axis=0) >= 2)).any():
+            continue
+        still = (moved < c.fixed_still_px) & ~in_scene
+        if not still.any() or (fit := essential(w.p1[in_scene], w.p2[in_scene], focal, center)).rotation is None:
+            continue
+        off = unexplained_still_px(w.p1[still], fit.rotation, fit.translation, focal, center) >= c.fixed_unexplained_px
+        mark = np.zeros(shape, np.uint8)
+        mark[rows[still][off], cols[still][off]] = 1
+        unexplained.append(cv2.dilate(mark, ring).astype(bool))
+    fixed = candidates & (np.sum(turning, axis=0) >= 2) if len(turning) >= 2 else np.zeros(shape, bool)
+    if len(turning) + len(unexplained) >= 2:
+        found = candidates & (np.sum(turning + unexplained, axis=0) >= 2) & ~fixed
+        count, regions = cv2.connectedComponents(found.astype(np.uint8), connectivity=8)
+        for k in range(1, count):
+            region = regions == k
+            around = cv2.dilate(region.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+            tracked = [moved[around[rows, cols]] for _, rows, cols, moved, _ in seen if around[rows, cols].any()]
+            if sum(np.median(m) < c.fixed_still_px for m in tracked) >= c.fixed_always_still * len(tracked):
+                fixed |= region
+    if not fixed.any():
         return None
     # a see-through logo shows different corners as the scene behind it changes: those seen only in slow
     # windows sit next to the ones seen in moving windows
-    fixed = cv2.dilate(fixed.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    fixed = cv2.dilate(fixed.astype(np.uint8), ring).astype(bool)
     return fixed if fixed.mean() <= c.fixed_max_area else None
 
 

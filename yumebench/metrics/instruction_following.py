@@ -204,7 +204,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "31"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "32"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -242,7 +242,9 @@ class InstructionFollowing(Dimension):
     # costs the joint fit at most 2 sigma's worth, not 3 (real dashcam footage: receding traffic made a
     # straight drive read as an orbit); 31: a translating segment whose walker puts 30 % of the tracks
     # at the top and of those at the bottom of the view at infinity is a rotation, fitted on those tracks
-    # (a camera at rest facing oncoming traffic read as a walk towards it)
+    # (a camera at rest facing oncoming traffic read as a walk towards it); 32: content fixed to the frame
+    # is also found in windows whose scene does not move alike, where no static point explains its still
+    # tracks under the other tracks' essential matrix (a car's bonnet made slow turns read as none)
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
