@@ -884,11 +884,34 @@ def add_overlay(frames: np.ndarray, rng: np.random.Generator, fps: int = 16) -> 
     return h264_roundtrip(frames8, crf=int(rng.integers(23, 31)))
 
 
+def add_bonnet(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A car's bonnet fixed to the bottom of the frame, as dashcams film one (Udacity's test_video.mp4
+    shows it over the bottom 14 % of the height): 10-16 % of the height at the middle, its edge curving
+    down towards the sides, painted in a body colour with the skyline mirrored in it (the first frame's
+    band above the horizon, flipped upside down, squeezed into the bonnet and softened), then H.264."""
+    import cv2
+
+    h, w = frames.shape[1:3]
+    across = (np.arange(w) - (w - 1) / 2) / (w / 2)
+    edge = h * (1.0 - rng.uniform(0.10, 0.16) * (1.0 - rng.uniform(0.2, 0.5) * across**2))
+    top = int(edge.min())
+    under = np.arange(h)[:, None] >= edge[None, :]
+    skyline = frames[0][int(0.15 * h) : int(0.5 * h)][::-1].astype(np.float32)
+    mirrored = cv2.GaussianBlur(cv2.resize(skyline, (w, h - top)), (0, 0), rng.uniform(1.0, 2.0) * w / 1240)
+    paint = np.zeros((h, w, 3), np.float32)
+    paint[top:] = rng.uniform(20, 90, 3) + rng.uniform(0.25, 0.45) * mirrored
+    out = frames.copy()
+    out[:, under] = np.clip(paint[under] + 0.5, 0, 255).astype(np.uint8)
+    return h264_roundtrip(out, crf=int(rng.integers(23, 31)))
+
+
 def degrade(frames: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     import cv2
 
     if kind == "overlay":
         return add_overlay(frames, rng)
+    if kind == "bonnet":
+        return add_bonnet(frames, rng)
     if kind == "wobble":
         return Wobble.draw(rng, frames.shape[2]).apply(frames)
     if kind == "blur":
@@ -1260,6 +1283,17 @@ PORTRAIT, PORTRAIT_HD, PORTRAIT_FOV = (320, 180), (960, 544), (40.0, 60.0)
 # 30-90 % of a 30 fps frame interval.
 READOUT = (0.3, 0.9)
 
+# a car on a street: 0.4-1 m a frame, level, turning gently
+DRIVE = dict(
+    pool=DRIVING,
+    step=DRIVE_STEP,
+    turn=DRIVE_TURN,
+    pitch=(-3, 3),
+    heading=(-3, 3),
+    walk_length=140.0,
+    half_width=(10.0, 16.0),
+)
+
 CONDITIONS: dict[str, ConditionSpec] = {
     # real photographs mapped into outdoor streets (no downloads: scikit-image's photographs)
     "street": _spec("street", MID, _street, desc="photo facades, 30-60 % sky, all 81 actions"),
@@ -1336,17 +1370,14 @@ CONDITIONS: dict[str, ConditionSpec] = {
     ),
     # a car's dashcam (KITTI's odometry frames are 1241x376 at 10 fps): fast and level, the near road
     # sweeping out of the view within a few frames
-    "street-drive": _spec(
-        "drive",
+    "street-drive": _spec("drive", WIDE, _street, **DRIVE, desc="driving 0.4-1 m/frame, level, 1240x376"),
+    # drives like those with the car's bonnet in view: content fixed to the frame that only turns show
+    "street-drive-bonnet": _spec(
+        "overlay",
         WIDE,
         _street,
-        pool=DRIVING,
-        step=DRIVE_STEP,
-        turn=DRIVE_TURN,
-        pitch=(-3, 3),
-        heading=(-3, 3),
-        walk_length=140.0,
-        half_width=(10.0, 16.0),
-        desc="driving 0.4-1 m/frame, level, 1240x376",
+        **DRIVE,
+        degradation="bonnet",
+        desc="a drive with the car's bonnet over the bottom 10-16 %",
     ),
 }
