@@ -1025,7 +1025,7 @@ def test_a_still_point_is_explained_by_a_static_one_only_where_the_step_can_canc
     assert drive == pytest.approx(turn_flow, rel=0.05)
 
 
-def _drive_window(rng, k, yaw_deg, focal, bonnet=None, pivot=None):
+def _drive_window(rng, k, yaw_deg, focal, bonnet=None):
     """A drive's window: road and roadside at 3-40 m and a skyline at infinity above the bonnet's rows,
     the camera stepping 0.5 m a frame and turning yaw_deg a frame; a bonnet's tracks stay put."""
     scene = np.vstack([_scene(rng, 200), _scene(rng, 60, depth=(1e6, 1e7))])
@@ -1043,8 +1043,8 @@ def test_a_bonnet_is_found_where_a_drive_turns_slowly_and_not_where_it_goes_stra
     bonnet). No static point stays put there under that motion, so the bonnet's cells are marked (in
     its middle all of them; towards a side the step's outward flow partly opposes the turn's, and a
     static point comes within the 3 px allowed), and nothing above them (the two rings the mask is
-    widened by aside). Driving straight, the bonnet stays
-    put as the skyline does and nothing is marked: the frames cannot tell it from points at infinity."""
+    widened by aside). Driving straight, the bonnet stays put as the skyline does and nothing is marked:
+    the frames cannot tell it from points at infinity."""
     rng = np.random.default_rng(3)
     focal, config = 230.0, cm.MotionConfig()
     bonnet = np.column_stack([rng.uniform(5, WIDTH - 5, 40), rng.uniform(155, HEIGHT - 3, 40)])
@@ -1063,7 +1063,8 @@ def test_a_bonnet_is_found_where_a_drive_turns_slowly_and_not_where_it_goes_stra
 def test_an_orbits_pivot_stays_put_and_is_not_taken_for_content_fixed_to_the_frame():
     """Known answer: the camera steps sideways and turns so that an object 10 m ahead stays in the centre
     of the view (an orbit), its 30 tracks moving under 0.25 px a window while the rest of the scene
-    sweeps past. A static point at that depth explains them, so nothing is marked."""
+    sweeps past. A static point at that depth explains them, so nothing is marked; counting every still
+    track as unexplained would mark the pivot."""
     rng = np.random.default_rng(4)
     focal, config = 230.0, cm.MotionConfig()
     yaw = _per_frame(0.3)
@@ -1078,6 +1079,7 @@ def test_an_orbits_pivot_stays_put_and_is_not_taken_for_content_fixed_to_the_fra
     moved = np.linalg.norm(windows[0].p2 - windows[0].p1, axis=1)
     assert np.median(moved[-30:]) < config.fixed_still_px < 1.0 < np.median(moved[:-30])
     assert cm.camera_fixed_cells(windows, WIDTH, HEIGHT, config) is None
+    assert cm.camera_fixed_cells(windows, WIDTH, HEIGHT, replace(config, fixed_unexplained_px=0.0)) is not None
 
 
 # the analysis size of a 16:9 video (MotionConfig.analysis_width)
