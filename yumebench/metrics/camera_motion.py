@@ -1009,8 +1009,8 @@ def camera_fixed_cells(windows: list, width: int, height: int, config: MotionCon
     least half their median). A window whose other tracks do not move alike (a car that drives and turns)
     counts for the candidates whose still tracks no static point there explains under those tracks'
     essential matrix (``unexplained_still_px``, ``MotionConfig.fixed_unexplained_px``); a region that
-    only such windows confirm must hold still in most of the windows that track it
-    (``fixed_always_still``)."""
+    two turning windows do not confirm on their own must hold still in most of the windows that track
+    it (``fixed_always_still``)."""
     c = config
     cell = c.fixed_cell_px
     shape = (math.ceil(height / cell), math.ceil(width / cell))
@@ -1057,7 +1057,7 @@ def camera_fixed_cells(windows: list, width: int, height: int, config: MotionCon
         for k in range(1, count):
             region = regions == k
             around = cv2.dilate(region.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
-            tracked = [moved[around[rows, cols]] for _, rows, cols, moved, _ in seen if around[rows, cols].any()]
+            tracked = [m for _, rows, cols, moved, _ in seen if (m := moved[around[rows, cols]]).size]
             if sum(np.median(m) < c.fixed_still_px for m in tracked) >= c.fixed_always_still * len(tracked):
                 fixed |= region
     if not fixed.any():
