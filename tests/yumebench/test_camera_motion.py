@@ -1025,16 +1025,14 @@ def test_a_still_point_is_explained_by_a_static_one_only_where_the_step_can_canc
     assert drive == pytest.approx(turn_flow, rel=0.05)
 
 
-def _drive_window(rng, k, yaw_deg, focal, bonnet=None):
+def _drive_window(rng, k, yaw_deg, focal, bonnet):
     """A drive's window: road and roadside at 3-40 m and a skyline at infinity above the bonnet's rows,
-    the camera stepping 0.5 m a frame and turning yaw_deg a frame; a bonnet's tracks stay put."""
+    the camera stepping 0.5 m a frame and turning yaw_deg a frame; the bonnet's tracks stay put."""
     scene = np.vstack([_scene(rng, 200), _scene(rng, 60, depth=(1e6, 1e7))])
     scene = scene[(scene[:, 1] / scene[:, 2] * focal + CENTER[1]) < 145]
     p1, p2 = _views(scene, _per_frame(yaw_deg), np.array([0.0, 0.0, 0.5]), 8, focal, 0.05, rng)
-    if bonnet is not None:
-        still = bonnet + rng.normal(0, 0.02, bonnet.shape)
-        p1, p2 = np.vstack([p1, still]), np.vstack([p2, still])
-    return cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1])
+    still = bonnet + rng.normal(0, 0.02, bonnet.shape)
+    return cm._Window(np.vstack([p1, still]), np.vstack([p2, still]), 8, 8 * k, "moving", CENTER[1])
 
 
 def test_a_bonnet_is_found_where_a_drive_turns_slowly_and_not_where_it_goes_straight():
