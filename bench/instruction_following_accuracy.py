@@ -57,7 +57,9 @@ def _cache_video(video, path: Path) -> None:
 
 
 def _score(args: tuple) -> list[dict]:
-    path, shuffled_segments, wobble = args
+    path, shuffled_segments, wobble, known_fov = args
+    from dataclasses import replace
+
     from yumebench.metrics.instruction_following import IFConfig, score_video_segments
     from yumebench.motion_corpus import WOBBLE_AMPLITUDE_FRAC, Wobble
 
@@ -69,7 +71,10 @@ def _score(args: tuple) -> list[dict]:
         amplitude = tuple(wobble * a for a in WOBBLE_AMPLITUDE_FRAC)
         frames = Wobble.draw(rng, frames.shape[2], amplitude).apply(frames)
     segments = shuffled_segments or info["segments"]
-    results = score_video_segments(frames, segments, IFConfig())
+    config = IFConfig()
+    if known_fov:  # the corpus camera's own FOV, as a caller who knows the camera passes it
+        config = replace(config, motion=replace(config.motion, known_fov_deg=info["meta"]["fov_deg"]))
+    results = score_video_segments(frames, segments, config)
     for r, truth in zip(results, info["segments"], strict=True):
         r["truth_undetermined"] = bool(truth.get("undetermined"))
         if r["truth_undetermined"]:  # frames without evidence: "undetermined" is the right answer
@@ -107,6 +112,9 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write every segment's result here")
     ap.add_argument("--render-only", action="store_true", help="fill the cache and stop")
     ap.add_argument("--wobble", type=float, default=0.0, help="score under an extra wobble, S times the corpus's")
+    ap.add_argument(
+        "--known-fov", action="store_true", help="score each video at its camera's true FOV (no self-calibration)"
+    )
     args = ap.parse_args()
 
     from yumebench.motion_corpus import CONDITIONS
@@ -132,7 +140,7 @@ def main() -> None:
         return
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
-        scored = list(pool.map(_score, [(v["path"], None, args.wobble) for _, v in rendered]))
+        scored = list(pool.map(_score, [(v["path"], None, args.wobble, args.known_fov) for _, v in rendered]))
     t_score = time.perf_counter() - t0
     by_condition: dict[str, list] = defaultdict(list)
     by_group: dict[str, list] = defaultdict(list)
@@ -147,7 +155,7 @@ def main() -> None:
     for i, j in enumerate(perm):
         with np.load(rendered[j][1]["path"]) as z:
             other = json.loads(str(z["meta"]))["segments"]
-        shuffled_jobs.append((rendered[i][1]["path"], other, args.wobble))
+        shuffled_jobs.append((rendered[i][1]["path"], other, args.wobble, args.known_fov))
     with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
         shuffled = [r for res in pool.map(_score, shuffled_jobs) for r in res]
     shuffled_acc = float(np.mean([r["correct"] for r in shuffled]))
@@ -155,6 +163,7 @@ def main() -> None:
     print(
         f"{len(every)} segments in {len(rendered)} videos, seeds '{args.seeds}' ({base}+)"
         + (f", under {args.wobble:g}x the corpus's wobble" if args.wobble else "")
+        + (", at each camera's true FOV" if args.known_fov else "")
         + "; "
         f"rendering {t_render:.0f} s, scoring {t_score:.0f} s"
     )

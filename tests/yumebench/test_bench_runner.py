@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 from typer.testing import CliRunner
@@ -290,3 +291,61 @@ def test_the_report_says_when_a_still_background_kept_the_camera_at_rest():
     html = _segment_html({**segment, "motion": walk}, frames)
     assert "0.70 in the top third, 0.00 in the bottom third" in html and "camera stays" not in html
     assert "infinity" not in _segment_html({**segment, "motion": {**motion, "still_background": None}}, frames)
+
+
+def test_a_known_fov_is_measured_at_and_an_items_own_wins(bench_dir, tmp_path):
+    """``--fov`` measures every segment at the FOV given (the synthetic renderer's is 70 deg), and an item's
+    own ``fov_deg`` wins over it. The turns' rates follow the FOV: at 40 deg, a pixel is a smaller angle,
+    so the item's turn reads slower by about tan(20) / tan(35) (its flow over the focal length)."""
+    items = [json.loads(line) for line in (bench_dir / "spec.jsonl").read_text().splitlines()]
+    items[1]["fov_deg"] = 40.0
+    (tmp_path / "spec.jsonl").write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))
+    args = ["bench", "run", "--spec", str(tmp_path / "spec.jsonl"), "--videos", str(bench_dir), "--quiet"]
+    result = cli.invoke(app, [*args, "--out", str(tmp_path / "r.json"), "--fov", "70"])
+    assert result.exit_code == 0, result.output
+    results = load_results(tmp_path / "r.json")
+    rows = {r["id"]: r for r in results["instruction_following"][1]}
+    fovs = {i: {s["motion"]["fov_deg"] for s in rows[i]["segments"]} for i in rows}
+    assert fovs == {"v0": {70.0}, "v1": {40.0}, "v2": {70.0}}
+    assert results["meta"]["dimension_config"]["instruction_following"]["motion"]["known_fov_deg"] == 70.0
+    assert [s["correct"] for s in rows["v0"]["segments"]] == [True] * 3  # at the true FOV, as self-calibrated
+
+    calibrated = run_bench(bench_dir / "spec.jsonl", bench_dir, tmp_path / "c.json", BenchConfig(progress=False))
+    turn = calibrated.results["instruction_following"][1][1]["segments"][0]  # v1's pure turn, "None,→"
+    assert turn["expected"]["mouse"] == "→" and abs(turn["motion"]["fov_deg"] - 70.0) < 3.0
+    narrow = rows["v1"]["segments"][0]["motion"]["yaw_deg_per_frame"] / turn["motion"]["yaw_deg_per_frame"]
+    expected = math.tan(math.radians(20.0)) / math.tan(math.radians(35.0))
+    assert narrow == pytest.approx(expected, rel=0.1)
+
+    # the FOV is part of the cache's key: a rerun into the same output at another FOV scores again
+    assert cli.invoke(app, [*args, "--out", str(tmp_path / "r.json"), "--fov", "60"]).exit_code == 0
+    rerun = {r["id"]: r for r in load_results(tmp_path / "r.json")["instruction_following"][1]}
+    assert {s["motion"]["fov_deg"] for s in rerun["v0"]["segments"]} == {60.0}
+    assert {s["motion"]["fov_deg"] for s in rerun["v1"]["segments"]} == {40.0}  # its own still wins
+
+
+@pytest.mark.parametrize("fov", ["0", "180", "nan", "-5"])
+def test_a_fov_outside_0_to_180_is_a_one_line_error(bench_dir, tmp_path, fov):
+    args = ["bench", "run", "--spec", str(bench_dir / "spec.jsonl"), "--videos", str(bench_dir), "--quiet"]
+    result = cli.invoke(app, [*args, "--out", str(tmp_path / "r.json"), "--fov", fov])
+    assert result.exit_code == 2 and "--fov" in result.output and "Traceback" not in result.output, result.output
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_an_items_bad_fov_is_reported_and_the_rest_scored(bench_dir, tmp_path):
+    items = [json.loads(line) for line in (bench_dir / "spec.jsonl").read_text().splitlines()]
+    items[0]["fov_deg"] = "wide"
+    items[2]["fov_deg"] = 200
+    (tmp_path / "spec.jsonl").write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))
+    report = run_bench(tmp_path / "spec.jsonl", bench_dir, tmp_path / "r.json", BenchConfig(progress=False))
+    reasons = {f["id"]: f["error"] for f in report.failed}
+    assert reasons.keys() == {"v0", "v2"}
+    assert "spec.jsonl:1: 'fov_deg' 'wide' is not a number" in reasons["v0"]
+    assert "spec.jsonl:3: 'fov_deg' 200" in reasons["v2"] and "between 0 and 180" in reasons["v2"]
+    assert [r["id"] for r in report.results["instruction_following"][1]] == ["v1"]
+
+
+def test_an_item_without_a_fov_keeps_the_dict_its_cached_results_are_keyed_on():
+    item = SpecItem(id="a", video="a.mp4", segments=[])
+    assert "fov_deg" not in item.to_dict()
+    assert SpecItem(id="a", video="a.mp4", fov_deg=60.0).to_dict()["fov_deg"] == 60.0

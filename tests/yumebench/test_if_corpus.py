@@ -254,6 +254,26 @@ def test_pure_turns_through_a_barrel_lens_are_rotations():
     assert [(r["motion"]["decision"], r["motion"]["lens_barrel"]) for r in pinhole] == [("translation", 0.0)] * 3
 
 
+def test_at_a_known_fov_the_lens_is_still_found_and_nothing_self_calibrates():
+    """The barrel-lens turns above, measured at their camera's known FOV (``known_fov_deg``): every
+    segment reports that FOV, the lens's coefficient is found by the search along it alone, and the
+    turns are right. An estimator refuses a FOV outside 0-180 deg."""
+    rng = np.random.default_rng(0)
+    world = street_world(rng, real_photos())
+    actions = [Action("None", "→"), Action("None", "↑←"), Action("None", "↓→")]
+    c2w = walk_path(actions, 32, MotionSpeeds(0.06, 1.0, 0.4), heading_deg=10.0)
+    frames = _render(world, CameraModel(320, 180, 80.0, barrel=0.25), c2w)
+    known = IFConfig(motion=MotionConfig(known_fov_deg=80.0))
+    results = score_video_segments(frames, segment_truth(c2w, 32, 3), known)
+    assert [(r["motion"]["decision"], r["correct"], r["motion"]["fov_deg"]) for r in results] == [
+        ("rotation", True, 80.0)
+    ] * 3
+    truth_barrel = 0.25 * np.tan(np.radians(40.0)) ** 2
+    assert all(abs(r["motion"]["lens_barrel"] - truth_barrel) < 0.05 for r in results), results[0]["motion"]
+    with pytest.raises(ValueError, match="between 0 and 180"):
+        camera_motion.OpenCVMotionEstimator(MotionConfig(known_fov_deg=180.0))
+
+
 def test_a_walk_takes_the_lens_of_its_turn():
     """A camera keeps its lens: a walk, a pure turn and a sideways step through the same barrel lens
     (0.25). The turn is fitted with the lens and sets the video's FOV; the walking segments take that

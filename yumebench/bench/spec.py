@@ -1,13 +1,16 @@
 """Benchmark specs: JSONL, one item per line.
 
 ``{"id": str, "video": path relative to --videos, "prompt": str, "image": optional path,
-"segments": [{"start": 0, "end": 32, "keys": "W+A", "mouse": "·"}, ...]}``; segments are frame ranges
-[start, end) of the generated video with the commanded action.
+"segments": [{"start": 0, "end": 32, "keys": "W+A", "mouse": "·"}, ...], "fov_deg": optional}``;
+segments are frame ranges [start, end) of the generated video with the commanded action; ``fov_deg``
+is the video's horizontal field of view in degrees where it is known (instruction following then
+measures at it instead of self-calibrating).
 """
 
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,14 +29,18 @@ class SpecItem:
     prompt: str = ""
     image: str | None = None
     segments: list[dict] = field(default_factory=list)
+    fov_deg: float | None = None  # the video's horizontal field of view, where known
 
     def to_dict(self) -> dict:
+        # fov_deg only where given: the results cache keys on this dict, and older items keep their keys
+        known = {} if self.fov_deg is None else {"fov_deg": self.fov_deg}
         return {
             "id": self.id,
             "video": self.video,
             "prompt": self.prompt,
             "image": self.image,
             "segments": self.segments,
+            **known,
         }
 
 
@@ -69,7 +76,19 @@ def parse_item(raw: object) -> SpecItem:
         prompt=str(raw.get("prompt") or ""),
         image=raw.get("image"),
         segments=clean,
+        fov_deg=parse_fov(raw.get("fov_deg")),
     )
+
+
+def parse_fov(value: object) -> float | None:
+    """A horizontal field of view in degrees, strictly between 0 and 180, or None where not given."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"'fov_deg' {value!r} is not a number")
+    if not 0 < value < 180:
+        raise ValueError(f"'fov_deg' {value!r}: a horizontal field of view is between 0 and 180 degrees")
+    return float(value)
 
 
 def read_spec(path: str | Path) -> tuple[list[SpecItem], list[dict]]:

@@ -57,6 +57,12 @@ def run(
         help="How imaging quality sizes frames before MUSIQ, as VBench's flag of that name: cap the longer "
         "side at 512 (VBench's default), cap the shorter side, cap it and crop 512x512, or keep them.",
     ),
+    fov: float = typer.Option(
+        None,
+        "--fov",
+        help="The videos' horizontal field of view in degrees, where known (the model's camera): instruction "
+        "following measures every segment at it instead of self-calibrating. A spec item's fov_deg wins.",
+    ),
     quiet: bool = typer.Option(False, help="No progress bar."),
 ) -> None:
     """Score every video of a spec on the chosen dimensions; resumable, one decode per video.
@@ -75,7 +81,7 @@ def run(
     Example: yumebench bench run --spec spec.jsonl --videos generated/ --out results.json
     """
     from yumebench.bench.runner import BenchConfig, run_bench
-    from yumebench.bench.spec import SpecError
+    from yumebench.bench.spec import SpecError, parse_fov
     from yumebench.cluster import ClusterError
     from yumebench.metrics import DIMENSIONS
 
@@ -84,6 +90,10 @@ def run(
     if gpus_per_worker and (backend != "ray" or device != "cuda"):
         fail("--gpus-per-worker needs --backend ray and --device cuda")
 
+    try:
+        parse_fov(fov)
+    except ValueError as e:
+        fail(f"--fov: {e}")
     names = DIMENSIONS.names() if dims == "all" else [d.strip() for d in dims.split(",") if d.strip()]
     for name in names:
         try:
@@ -100,7 +110,10 @@ def run(
         gpus_per_worker=gpus_per_worker,
         weights_dir=str(weights) if weights else None,
         progress=not quiet,
-        options={"imaging_quality": {"preprocessing_mode": imaging_mode.value}},
+        options={
+            "imaging_quality": {"preprocessing_mode": imaging_mode.value},
+            **({"instruction_following": {"fov_deg": fov}} if fov is not None else {}),
+        },
     )
     try:
         report = run_bench(spec, videos, out, config)

@@ -53,6 +53,9 @@ translating segments is the video's (a camera keeps its lens): the median of its
 self-calibrations (a turn of ``min_calibration_deg`` per window pins the focal to about a degree), else
 a Mendonça-Cipolla self-calibration from the translating windows (poorly conditioned for a level walker:
 its rotation axis is perpendicular to its step, nearly a critical motion), else ``default_fov_deg``.
+Where the camera's FOV is known (``MotionConfig.known_fov_deg``: a renderer's or a calibrated camera),
+every segment is measured at it and nothing is self-calibrated; a lens and a rolling shutter are still
+searched, at that FOV.
 
 Conventions follow ``yumebench.poses``: relative motions are the pose of the later camera in the
 earlier camera's frame (OpenCV axes), so the published decision rule applies.
@@ -111,6 +114,10 @@ class MotionConfig:
     dark_grey: float = 48.0
     quantisation_strength: float = 0.26
     default_fov_deg: float = 65.0  # horizontal FOV where self-calibration is not possible
+    # The camera's horizontal FOV where it is known: every segment is measured at it, none self-calibrates.
+    # Self-calibration is what a deforming world hides first (street-wobble-5003 of the test seeds: 57 deg
+    # estimated, 70 true, its three strafes wrong, two flipped; at the true FOV two of three read right).
+    known_fov_deg: float | None = None
     fov_candidates: tuple[float, ...] = tuple(float(f) for f in range(35, 120, 5))
     # rotation per window below which a rotation segment's focal length is not trusted. Tuning seeds,
     # videos without a turn of 6 deg per window: their rotation segments' focal lengths were off by 0.6
@@ -1113,7 +1120,13 @@ class OpenCVMotionEstimator:
     name = "opencv"
 
     def __init__(self, config: MotionConfig | None = None) -> None:
-        self.config = config or MotionConfig()
+        config = config or MotionConfig()
+        if (fov := config.known_fov_deg) is not None:
+            if not 0.0 < fov < 180.0:
+                raise ValueError(f"known_fov_deg {fov!r}: a horizontal field of view is between 0 and 180 degrees")
+            # the fallback everywhere, and no walker focal; _decide and _sparse_turn measure at it
+            config = replace(config, default_fov_deg=float(fov), walker_focal=False)
+        self.config = config
 
     def estimate(self, frames: np.ndarray) -> SegmentMotion:
         return self.estimate_video(frames, [(0, len(frames))])[0]
@@ -1191,7 +1204,10 @@ class OpenCVMotionEstimator:
             translating = [
                 w for ws, d in zip(per_segment, decisions, strict=True) if d["decision"] == "translation" for w in ws
             ]
-            video_fov = fundamental_fov([w for w in translating if w.kind == "moving"], width, c) or c.default_fov_deg
+            calibrated_fov = None
+            if c.known_fov_deg is None:
+                calibrated_fov = fundamental_fov([w for w in translating if w.kind == "moving"], width, c)
+            video_fov = calibrated_fov or c.default_fov_deg
         out = []
         for windows, d in zip(per_segment, decisions, strict=True):
             fov = d["fov"] if d["decision"] == "rotation" and d["calibrated"] else video_fov
@@ -1415,8 +1431,17 @@ class OpenCVMotionEstimator:
         lo = c.fov_candidates[max(0, best - 1)]
         hi = c.fov_candidates[min(len(costs) - 1, best + 1)]
         fov = _golden_min(cost, lo, hi)
-        decision = self._evidence(moving, fov, width, center)
-        if decision["decision"] != "translation" or decision["score"] >= c.barrel_below_score:
+        if c.known_fov_deg is None:
+            decision = self._evidence(moving, fov, width, center)
+            gate = decision
+        else:
+            # Whether a lens or a shutter may explain the parallax is a question about the tracks, asked at
+            # the FOV a rotation fits best as without a known FOV: at the true FOV a distorted turn fits a
+            # plain rotation worse (a 0.25 barrel at 80 deg: scores 1.7-1.8, over the gate's 1.2).
+            decision = self._evidence(moving, c.known_fov_deg, width, center)
+            gate = decision if decision["decision"] != "translation" else self._evidence(moving, fov, width, center)
+            fov = c.known_fov_deg
+        if decision["decision"] != "translation" or gate["score"] >= c.barrel_below_score:
             return decision
         pinhole_cost = cost(fov)
         return (
@@ -1450,14 +1475,20 @@ class OpenCVMotionEstimator:
             inside = c.fov_candidates[0] <= x[0] <= c.fov_candidates[-1] and 0.0 <= x[1] <= c.max_barrel
             return cost(float(x[0]), float(x[1])) if inside else math.inf
 
-        # the simplex reaches 25 deg wider: from a pinhole fit 28 deg narrow, a start 10 deg wide stalled
-        simplex = np.array([[fov, 0.0], [fov + 25.0, 0.5 * c.max_barrel], [fov + 10.0, 0.1 * c.max_barrel]])
-        found = minimize(joint, simplex[0], method="Nelder-Mead", options={"initial_simplex": simplex, "maxfev": 40})
-        if found.fun >= (1.0 - c.min_barrel_gain) * pinhole_cost:
+        if c.known_fov_deg is not None:  # the coefficient alone
+            barrel = _golden_min(lambda b: cost(fov, b), 0.0, c.max_barrel)
+            lens_fov, lens_cost = fov, cost(fov, barrel)
+        else:
+            # the simplex reaches 25 deg wider: from a pinhole fit 28 deg narrow, a start 10 deg wide stalled
+            simplex = np.array([[fov, 0.0], [fov + 25.0, 0.5 * c.max_barrel], [fov + 10.0, 0.1 * c.max_barrel]])
+            found = minimize(
+                joint, simplex[0], method="Nelder-Mead", options={"initial_simplex": simplex, "maxfev": 40}
+            )
+            lens_fov, barrel, lens_cost = float(found.x[0]), float(found.x[1]), float(found.fun)
+        if lens_cost >= (1.0 - c.min_barrel_gain) * pinhole_cost:
             return None
-        barrel = float(found.x[1])
         undistorted = [_undistorted(w, barrel, center, width) for w in moving]
-        lens = self._evidence(undistorted, float(found.x[0]), width, center)
+        lens = self._evidence(undistorted, lens_fov, width, center)
         return {**lens, "barrel": barrel} if lens["decision"] == "rotation" else None
 
     def _through_rolling_shutter(
@@ -1483,8 +1514,8 @@ class OpenCVMotionEstimator:
 
         readouts = [(_golden_min(lambda r, a=axis: cost(r, a), -c.max_readout, c.max_readout), axis) for axis in (1, 0)]
         readout, axis = min(readouts, key=lambda ra: cost(*ra))
-        # the shear and the focal length trade a little: the FOV is searched again with the readout
-        fov = _golden_min(lambda f: cost(readout, axis, f), fov - 5.0, fov + 5.0, iterations=6)
+        if c.known_fov_deg is None:  # the shear and the focal length trade a little: the FOV is searched again
+            fov = _golden_min(lambda f: cost(readout, axis, f), fov - 5.0, fov + 5.0, iterations=6)
         if cost(readout, axis, fov) >= (1.0 - c.min_readout_gain) * pinhole_cost:
             return None
         size, focal = height if axis == 1 else width, _focal_of(fov, width)
@@ -1516,7 +1547,7 @@ class OpenCVMotionEstimator:
 
         worst_window_px = {
             fov: max(float(np.median(rotation_transfer(w.p1, w.p2, _focal_of(fov, width), center)[1])) for w in moving)
-            for fov in c.fov_candidates
+            for fov in (c.fov_candidates if c.known_fov_deg is None else (c.known_fov_deg,))
         }
         fov = min(worst_window_px, key=worst_window_px.get)
         if worst_window_px[fov] > c.max_sparse_turn_px:

@@ -15,6 +15,11 @@ whose frames carry too little evidence (sky only, black frames) is **undetermine
 ``?``, scored as not followed and counted in the results (per video and per run). The video score is
 the fraction of correct segments; the dimension is the mean over videos, with per-component and
 per-class accuracy beside it.
+
+Where the camera's horizontal field of view is known (a model that renders at a fixed FOV), give it:
+``fov_deg`` for the run (``yumebench bench run --fov``) or per spec item (its ``fov_deg``, which wins).
+Every segment is then measured at it instead of self-calibrating the focal length, the estimate a
+deforming world disturbs first.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from __future__ import annotations
 import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -248,17 +253,32 @@ class InstructionFollowing(Dimension):
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
-        self, config: IFConfig | None = None, estimator: CameraMotionEstimator | None = None, **kwargs
+        self,
+        config: IFConfig | None = None,
+        estimator: CameraMotionEstimator | None = None,
+        fov_deg: float | None = None,
+        **kwargs,
     ) -> None:
+        """``fov_deg``: the videos' horizontal field of view where it is known (``MotionConfig.known_fov_deg``);
+        a spec item's own ``fov_deg`` wins over it."""
         super().__init__(**kwargs)
         self.if_config = config or IFConfig()
+        if fov_deg is not None:
+            self.if_config = replace(self.if_config, motion=replace(self.if_config.motion, known_fov_deg=fov_deg))
         self.estimator = estimator or OpenCVMotionEstimator(self.if_config.motion)
 
     def config(self) -> dict:
         return {"estimator": self.estimator.name, **asdict(self.if_config)}
 
+    def _estimator_for(self, item: dict) -> CameraMotionEstimator:
+        """The estimator at the item's own known FOV where it gives one (the default estimator only)."""
+        fov = item.get("fov_deg")
+        if fov is None or not isinstance(self.estimator, OpenCVMotionEstimator):
+            return self.estimator
+        return OpenCVMotionEstimator(replace(self.if_config.motion, known_fov_deg=float(fov)))
+
     def score_video(self, frames: np.ndarray, item: dict) -> dict:
-        segments = score_segments(frames, item["segments"], self.estimator, self.if_config)
+        segments = score_segments(frames, item["segments"], self._estimator_for(item), self.if_config)
         return {
             "video_results": video_score(segments),
             "undetermined": undetermined_count(segments),
