@@ -1426,21 +1426,24 @@ class OpenCVMotionEstimator:
             ws = [_undistorted(w, barrel, center, width) for w in thinned]
             return float(np.median(np.concatenate([rotation_transfer(w.p1, w.p2, f, center)[1] for w in ws])))
 
-        costs = [cost(f) for f in c.fov_candidates]
-        best = int(np.argmin(costs))
-        lo = c.fov_candidates[max(0, best - 1)]
-        hi = c.fov_candidates[min(len(costs) - 1, best + 1)]
-        fov = _golden_min(cost, lo, hi)
+        def best_fov() -> float:  # the pinhole FOV at which one rotation per window fits best
+            costs = [cost(f) for f in c.fov_candidates]
+            best = int(np.argmin(costs))
+            lo = c.fov_candidates[max(0, best - 1)]
+            hi = c.fov_candidates[min(len(costs) - 1, best + 1)]
+            return _golden_min(cost, lo, hi)
+
         if c.known_fov_deg is None:
-            decision = self._evidence(moving, fov, width, center)
-            gate = decision
+            fov = best_fov()
+            decision = gate = self._evidence(moving, fov, width, center)
         else:
             # Whether a lens or a shutter may explain the parallax is a question about the tracks, asked at
             # the FOV a rotation fits best as without a known FOV: at the true FOV a distorted turn fits a
             # plain rotation worse (a 0.25 barrel at 80 deg: scores 1.7-1.8, over the gate's 1.2).
-            decision = self._evidence(moving, c.known_fov_deg, width, center)
-            gate = decision if decision["decision"] != "translation" else self._evidence(moving, fov, width, center)
             fov = c.known_fov_deg
+            decision = gate = self._evidence(moving, fov, width, center)
+            if decision["decision"] == "translation":
+                gate = self._evidence(moving, best_fov(), width, center)
         if decision["decision"] != "translation" or gate["score"] >= c.barrel_below_score:
             return decision
         pinhole_cost = cost(fov)
