@@ -235,6 +235,8 @@ def test_the_report_names_the_lens_a_segment_was_measured_through():
         {**segment, "motion": shutter}, frames
     )
     assert "rolling shutter" not in _segment_html({**segment, "motion": {**motion, "rolling_readout": 0.0}}, frames)
+    assert "field of view 80 deg (given)" in _segment_html({**segment, "motion": {**motion, "fov_given": True}}, frames)
+    assert "(given)" not in lens
 
 
 def test_the_report_says_when_left_out_tracks_made_a_segment_translation():
@@ -307,11 +309,14 @@ def test_a_known_fov_is_measured_at_and_an_items_own_wins(bench_dir, tmp_path):
     rows = {r["id"]: r for r in results["instruction_following"][1]}
     fovs = {i: {s["motion"]["fov_deg"] for s in rows[i]["segments"]} for i in rows}
     assert fovs == {"v0": {70.0}, "v1": {40.0}, "v2": {70.0}}
+    assert all(s["motion"]["fov_given"] for r in rows.values() for s in r["segments"])
     assert results["meta"]["dimension_config"]["instruction_following"]["motion"]["known_fov_deg"] == 70.0
     assert [s["correct"] for s in rows["v0"]["segments"]] == [True] * 3  # at the true FOV, as self-calibrated
 
     calibrated = run_bench(bench_dir / "spec.jsonl", bench_dir, tmp_path / "c.json", BenchConfig(progress=False))
     turn = calibrated.results["instruction_following"][1][1]["segments"][0]  # v1's pure turn, "None,→"
+    calibrated_rows = calibrated.results["instruction_following"][1]
+    assert not any("fov_given" in s["motion"] for r in calibrated_rows for s in r["segments"])
     assert turn["expected"]["mouse"] == "→" and abs(turn["motion"]["fov_deg"] - 70.0) < 3.0
     narrow = rows["v1"]["segments"][0]["motion"]["yaw_deg_per_frame"] / turn["motion"]["yaw_deg_per_frame"]
     expected = math.tan(math.radians(20.0)) / math.tan(math.radians(35.0))

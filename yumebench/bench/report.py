@@ -169,6 +169,7 @@ def _segment_html(s: dict, by_index: dict[int, np.ndarray]) -> str:
         + (f"; direction x {x:+.2f} (right), z {z:+.2f} (forward)" if decision == "translation" else "")
         + f"; parallax score {motion.get('parallax_score', 0):+.2f}; windows with evidence "
         f"{motion.get('windows_with_evidence', '?')}; field of view {motion.get('fov_deg', 0):.0f} deg"
+        + (" (given)" if motion.get("fov_given") else "")
         + (f"; lens barrel {motion['lens_barrel']:.3f}" if motion.get("lens_barrel") else "")
         + (
             f"; rolling shutter reading its {motion.get('rolling_readout_lines', 'rows')} over "

@@ -82,6 +82,7 @@ def score_segments(
         motions = estimator.estimate_video(frames, spans)
     else:
         motions = [estimator.estimate(frames[s:e]) for s, e in spans]
+    fov_given = getattr(getattr(estimator, "config", None), "known_fov_deg", None) is not None
     out = []
     for seg, (start, end), motion in zip(segments, spans, motions, strict=True):
         expected = Action(seg["keys"], seg["mouse"])
@@ -118,6 +119,7 @@ def score_segments(
                     "parallax_score": round(motion.parallax_score, 4),
                     "noise_px": round(motion.noise_px, 4),
                     "fov_deg": round(motion.fov_deg, 3),
+                    **({"fov_given": True} if fov_given else {}),  # the caller's known FOV, not self-calibrated
                     "lens_barrel": round(getattr(motion, "barrel", 0.0), 4),
                     "rolling_readout": round(getattr(motion, "readout", 0.0), 3),
                     "rolling_readout_lines": "rows" if getattr(motion, "readout_axis", 1) == 1 else "columns",
