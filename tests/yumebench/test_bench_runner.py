@@ -314,9 +314,9 @@ def test_a_known_fov_is_measured_at_and_an_items_own_wins(bench_dir, tmp_path):
     assert [s["correct"] for s in rows["v0"]["segments"]] == [True] * 3  # at the true FOV, as self-calibrated
 
     calibrated = run_bench(bench_dir / "spec.jsonl", bench_dir, tmp_path / "c.json", BenchConfig(progress=False))
-    turn = calibrated.results["instruction_following"][1][1]["segments"][0]  # v1's pure turn, "None,→"
     calibrated_rows = calibrated.results["instruction_following"][1]
     assert not any("fov_given" in s["motion"] for r in calibrated_rows for s in r["segments"])
+    turn = calibrated_rows[1]["segments"][0]  # v1's pure turn, "None,→"
     assert turn["expected"]["mouse"] == "→" and abs(turn["motion"]["fov_deg"] - 70.0) < 3.0
     narrow = rows["v1"]["segments"][0]["motion"]["yaw_deg_per_frame"] / turn["motion"]["yaw_deg_per_frame"]
     expected = math.tan(math.radians(20.0)) / math.tan(math.radians(35.0))
@@ -331,6 +331,7 @@ def test_a_known_fov_is_measured_at_and_an_items_own_wins(bench_dir, tmp_path):
 
 @pytest.mark.parametrize("fov", ["0", "180", "nan", "-5"])
 def test_a_fov_outside_0_to_180_is_a_one_line_error(bench_dir, tmp_path, fov):
+    """Refused before anything is scored or written (exit code 2, bad input)."""
     args = ["bench", "run", "--spec", str(bench_dir / "spec.jsonl"), "--videos", str(bench_dir), "--quiet"]
     result = cli.invoke(app, [*args, "--out", str(tmp_path / "r.json"), "--fov", fov])
     assert result.exit_code == 2 and "--fov" in result.output and "Traceback" not in result.output, result.output
