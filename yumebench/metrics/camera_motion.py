@@ -1433,17 +1433,13 @@ class OpenCVMotionEstimator:
             hi = c.fov_candidates[min(len(costs) - 1, best + 1)]
             return _golden_min(cost, lo, hi)
 
-        if c.known_fov_deg is None:
-            fov = best_fov()
-            decision = gate = self._evidence(moving, fov, width, center)
-        else:
+        fov = best_fov() if c.known_fov_deg is None else c.known_fov_deg
+        decision = gate = self._evidence(moving, fov, width, center)
+        if c.known_fov_deg is not None and decision["decision"] == "translation":
             # Whether a lens or a shutter may explain the parallax is a question about the tracks, asked at
             # the FOV a rotation fits best as without a known FOV: at the true FOV a distorted turn fits a
             # plain rotation worse (a 0.25 barrel at 80 deg: scores 1.7-1.8, over the gate's 1.2).
-            fov = c.known_fov_deg
-            decision = gate = self._evidence(moving, fov, width, center)
-            if decision["decision"] == "translation":
-                gate = self._evidence(moving, best_fov(), width, center)
+            gate = self._evidence(moving, best_fov(), width, center)
         if decision["decision"] != "translation" or gate["score"] >= c.barrel_below_score:
             return decision
         pinhole_cost = cost(fov)
@@ -1472,16 +1468,16 @@ class OpenCVMotionEstimator:
         # the FOV are searched together (they trade along a valley: more barrel, wider FOV); where they
         # fit the rotation clearly better and the segment is then a rotation, it is one. Elsewhere the
         # pinhole decision stands: a rotation-only fit to parallax finds some "barrel" too.
-        from scipy.optimize import minimize
-
-        def joint(x: np.ndarray) -> float:
-            inside = c.fov_candidates[0] <= x[0] <= c.fov_candidates[-1] and 0.0 <= x[1] <= c.max_barrel
-            return cost(float(x[0]), float(x[1])) if inside else math.inf
-
         if c.known_fov_deg is not None:  # the coefficient alone
             barrel = _golden_min(lambda b: cost(fov, b), 0.0, c.max_barrel)
             lens_fov, lens_cost = fov, cost(fov, barrel)
         else:
+            from scipy.optimize import minimize
+
+            def joint(x: np.ndarray) -> float:
+                inside = c.fov_candidates[0] <= x[0] <= c.fov_candidates[-1] and 0.0 <= x[1] <= c.max_barrel
+                return cost(float(x[0]), float(x[1])) if inside else math.inf
+
             # the simplex reaches 25 deg wider: from a pinhole fit 28 deg narrow, a start 10 deg wide stalled
             simplex = np.array([[fov, 0.0], [fov + 25.0, 0.5 * c.max_barrel], [fov + 10.0, 0.1 * c.max_barrel]])
             found = minimize(
