@@ -19,12 +19,17 @@ Rendered videos are cached in ``--cache`` (npz), so a rerun scores without rende
 corpus's own (each wave 0.1-0.3 % of the width, times S), drawn from the video's name: how the table
 holds as the world deforms. Generated video deforms more than the corpus's wobble: measure a model's
 output with ``bench/non_rigidity.py``.
+
+``--json F`` writes every segment's result, named by its video and index (``street-5000/2``);
+``--compare OLD.json`` then lists the segments that read otherwise than in an earlier run's ``--json``
+(put right, put wrong, wrong either way), to see what a change to the metric did, segment by segment.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 import zlib
 from collections import defaultdict
@@ -75,7 +80,8 @@ def _score(args: tuple) -> list[dict]:
     if known_fov:  # the corpus camera's own FOV, as a caller who knows the camera passes it
         config = replace(config, motion=replace(config.motion, known_fov_deg=info["meta"]["fov_deg"]))
     results = score_video_segments(frames, segments, config)
-    for r, truth in zip(results, info["segments"], strict=True):
+    for k, (r, truth) in enumerate(zip(results, info["segments"], strict=True)):
+        r["segment_id"] = f"{Path(path).stem}/{k}"
         r["truth_undetermined"] = bool(truth.get("undetermined"))
         if r["truth_undetermined"]:  # frames without evidence: "undetermined" is the right answer
             r["correct"] = r["motion"]["decision"] == "undetermined"
@@ -110,6 +116,7 @@ def main() -> None:
     ap.add_argument("--curve", action="store_true", help="accuracy vs turn rate instead of the condition table")
     ap.add_argument("--rates", help="comma-separated subset of the curve's turn rates (deg/frame)")
     ap.add_argument("--json", type=Path, help="also write every segment's result here")
+    ap.add_argument("--compare", type=Path, help="an earlier run's --json: list the segments that read otherwise")
     ap.add_argument("--render-only", action="store_true", help="fill the cache and stop")
     ap.add_argument("--wobble", type=float, default=0.0, help="score under an extra wobble, S times the corpus's")
     ap.add_argument(
@@ -119,9 +126,12 @@ def main() -> None:
 
     from yumebench.motion_corpus import CONDITIONS
 
+    if args.curve and args.compare:
+        ap.error("--compare compares condition tables; it does not apply to --curve")
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.curve:
         return _curve(args)
+    earlier = _load_run(args.compare) if args.compare else None
     names = args.conditions.split(",") if args.conditions else list(CONDITIONS)
     names = [n for n in names if args.panoramas or not CONDITIONS[n].needs_panoramas]
     base = SEED_BASE[args.seeds]
@@ -177,6 +187,54 @@ def main() -> None:
     print("confusions:", dict(sorted(confusion.items(), key=lambda kv: -kv[1])[:15]))
     if args.json:
         args.json.write_text(json.dumps({"segments": every, "shuffled_accuracy": shuffled_acc}, default=float))
+    if earlier is not None:
+        print(f"\ncompared with {args.compare}:")
+        print("\n".join(compare_runs(earlier, every)))
+
+
+VERDICTS = ("put right", "put wrong", "wrong either way", "right either way")
+
+
+def _load_run(path: Path) -> dict[str, dict]:
+    """An earlier ``--json``'s segments by id; a file that cannot serve is a one-line error (exit 2)."""
+    try:
+        segments = json.loads(path.read_text())["segments"]
+        return {r["segment_id"]: r for r in segments}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        problem = f"no segment id ({e}; written before --json named segments?)" if isinstance(e, KeyError) else e
+        print(f"--compare {path}: {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def _read(r: dict) -> str:
+    p = r["predicted"]
+    return f"{p['keys']},{p['mouse']}"
+
+
+def compare_runs(earlier: dict[str, dict], now: list[dict]) -> list[str]:
+    """One line per segment of ``now`` that reads otherwise than in ``earlier`` (matched by segment id),
+    then a count by verdict (``VERDICTS``) and of the segments not in the earlier run."""
+    lines, counts, missing = [], defaultdict(int), 0
+    for r in now:
+        before = earlier.get(r["segment_id"])
+        if before is None:
+            missing += 1
+            continue
+        if _read(before) == _read(r) and before["correct"] == r["correct"]:
+            continue
+        if r["correct"] == before["correct"]:
+            verdict = "right either way" if r["correct"] else "wrong either way"
+        else:
+            verdict = "put right" if r["correct"] else "put wrong"
+        counts[verdict] += 1
+        truth = f"{r['truth']['keys']},{r['truth']['mouse']}"
+        lines.append(f"{r['segment_id']:<40} {truth:<10} {_read(before):<10} -> {_read(r):<10} {verdict}")
+    summary = ", ".join(f"{k} {counts[k]}" for k in VERDICTS if counts[k] or k != "right either way")
+    lines.append(
+        f"{sum(counts.values())} segments read otherwise ({summary})"
+        + (f"; {missing} not in the earlier run" if missing else "")
+    )
+    return lines
 
 
 def _header(title: str = "condition") -> str:

@@ -3,6 +3,7 @@ by exact camera paths, rendered by code that is not the project's room renderer.
 corpus's test seeds (never used for tuning), small frames so the suite stays fast; the full tables come
 from ``bench/instruction_following_accuracy.py``."""
 
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -355,6 +356,43 @@ def _bench(name: str = "instruction_following_evidence"):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_two_runs_of_the_table_are_compared_segment_by_segment(tmp_path, capsys):
+    """Known answer: of four segments, one is put right, one put wrong, one read otherwise but wrong
+    both times and one read alike; a segment the earlier run lacks is counted, not matched by position.
+    An earlier file without segment ids, or not JSON, is a one-line error with exit code 2."""
+    bench = _bench("instruction_following_accuracy")
+
+    def seg(sid, read, correct, truth="W,·"):
+        keys, mouse = read.split(",")
+        t_keys, t_mouse = truth.split(",")
+        return {
+            "segment_id": sid,
+            "predicted": {"keys": keys, "mouse": mouse},
+            "correct": correct,
+            "truth": {"keys": t_keys, "mouse": t_mouse},
+        }
+
+    earlier = [seg("a-5000/0", "None,·", False), seg("a-5000/1", "W,·", True), seg("a-5000/2", "S,·", False)]
+    earlier.append(seg("b-5000/0", "W,·", True))
+    now = [seg("a-5000/0", "W,·", True), seg("a-5000/1", "W,→", False), seg("a-5000/2", "A,·", False)]
+    now += [seg("b-5000/0", "W,·", True), seg("c-5000/0", "W,·", True)]
+    path = tmp_path / "earlier.json"
+    path.write_text(json.dumps({"segments": earlier, "shuffled_accuracy": 0.0}))
+    lines = bench.compare_runs(bench._load_run(path), now)
+    assert [line.split()[0] for line in lines[:-1]] == ["a-5000/0", "a-5000/1", "a-5000/2"]
+    assert [line.split(maxsplit=5)[-1] for line in lines[:-1]] == ["put right", "put wrong", "wrong either way"]
+    assert lines[-1] == (
+        "3 segments read otherwise (put right 1, put wrong 1, wrong either way 1); 1 not in the earlier run"
+    )
+    for bad in ('{"segments": [{"predicted": {}}]}', "not json"):
+        path.write_text(bad)
+        with pytest.raises(SystemExit) as exit_info:
+            bench._load_run(path)
+        assert exit_info.value.code == 2
+        err = capsys.readouterr().err
+        assert err.startswith(f"--compare {path}: ") and err.count("\n") == 1
 
 
 def test_the_true_essential_matrix_of_a_corpus_path_fits_its_exact_projections():
