@@ -195,13 +195,17 @@ def main() -> None:
 VERDICTS = ("put right", "put wrong", "wrong either way", "right either way")
 
 
-def _load_run(path: Path) -> dict[str, dict]:
-    """An earlier ``--json``'s segments by id; a file that cannot serve is a one-line error (exit 2)."""
+def _load_run(path: Path) -> dict[str, tuple[str, bool]]:
+    """An earlier ``--json``'s segments: id -> (read, correct). A file that cannot serve is a one-line
+    error (exit 2), before any work is done."""
     try:
-        segments = json.loads(path.read_text())["segments"]
-        return {r["segment_id"]: r for r in segments}
+        return {r["segment_id"]: (_read(r), bool(r["correct"])) for r in json.loads(path.read_text())["segments"]}
     except (OSError, ValueError, KeyError, TypeError) as e:
-        problem = f"no segment id ({e}; written before --json named segments?)" if isinstance(e, KeyError) else e
+        problem = (
+            f"a segment without {e} (not an accuracy --json, or written before --json named each segment)"
+            if isinstance(e, KeyError)
+            else str(e)
+        )
         print(f"--compare {path}: {problem}", file=sys.stderr)
         raise SystemExit(2) from None
 
@@ -211,24 +215,24 @@ def _read(r: dict) -> str:
     return f"{p['keys']},{p['mouse']}"
 
 
-def compare_runs(earlier: dict[str, dict], now: list[dict]) -> list[str]:
-    """One line per segment of ``now`` that reads otherwise than in ``earlier`` (matched by segment id),
-    then a count by verdict (``VERDICTS``) and of the segments not in the earlier run."""
+def compare_runs(earlier: dict[str, tuple[str, bool]], now: list[dict]) -> list[str]:
+    """One line per segment of ``now`` that reads otherwise than in ``earlier`` (``_load_run``, matched by
+    segment id), then a count by verdict (``VERDICTS``) and of the segments not in the earlier run."""
     lines, counts, missing = [], defaultdict(int), 0
     for r in now:
-        before = earlier.get(r["segment_id"])
-        if before is None:
+        if r["segment_id"] not in earlier:
             missing += 1
             continue
-        if _read(before) == _read(r) and before["correct"] == r["correct"]:
+        read_before, correct_before = earlier[r["segment_id"]]
+        if (read_before, correct_before) == (_read(r), r["correct"]):
             continue
-        if r["correct"] == before["correct"]:
+        if r["correct"] == correct_before:
             verdict = "right either way" if r["correct"] else "wrong either way"
         else:
             verdict = "put right" if r["correct"] else "put wrong"
         counts[verdict] += 1
         truth = f"{r['truth']['keys']},{r['truth']['mouse']}"
-        lines.append(f"{r['segment_id']:<40} {truth:<10} {_read(before):<10} -> {_read(r):<10} {verdict}")
+        lines.append(f"{r['segment_id']:<40} {truth:<10} {read_before:<10} -> {_read(r):<10} {verdict}")
     summary = ", ".join(f"{k} {counts[k]}" for k in VERDICTS if counts[k] or k != "right either way")
     lines.append(
         f"{sum(counts.values())} segments read otherwise ({summary})"

@@ -361,7 +361,8 @@ def _bench(name: str = "instruction_following_evidence"):
 def test_two_runs_of_the_table_are_compared_segment_by_segment(tmp_path, capsys):
     """Known answer: of four segments, one is put right, one put wrong, one read otherwise but wrong
     both times and one read alike; a segment the earlier run lacks is counted, not matched by position.
-    An earlier file without segment ids, or not JSON, is a one-line error with exit code 2."""
+    An earlier file without segment ids or reads, of the wrong shape or not JSON, is a one-line error
+    with exit code 2."""
     bench = _bench("instruction_following_accuracy")
 
     def seg(sid, read, correct, truth="W,·"):
@@ -386,7 +387,8 @@ def test_two_runs_of_the_table_are_compared_segment_by_segment(tmp_path, capsys)
     assert lines[-1] == (
         "3 segments read otherwise (put right 1, put wrong 1, wrong either way 1); 1 not in the earlier run"
     )
-    for bad in ('{"segments": [{"predicted": {}}]}', "not json"):
+    no_mouse = '{"segments": [{"segment_id": "a-5000/0", "predicted": {"keys": "W"}, "correct": true}]}'
+    for bad in ('{"segments": [{"predicted": {}}]}', no_mouse, '{"segments": 3}', "not json"):
         path.write_text(bad)
         with pytest.raises(SystemExit) as exit_info:
             bench._load_run(path)
