@@ -1200,14 +1200,13 @@ class OpenCVMotionEstimator:
         ]
         if calibrations:
             video_fov = float(np.median(calibrations))
+        elif c.known_fov_deg is not None:
+            video_fov = c.known_fov_deg
         else:
             translating = [
                 w for ws, d in zip(per_segment, decisions, strict=True) if d["decision"] == "translation" for w in ws
             ]
-            calibrated_fov = None
-            if c.known_fov_deg is None:
-                calibrated_fov = fundamental_fov([w for w in translating if w.kind == "moving"], width, c)
-            video_fov = calibrated_fov or c.default_fov_deg
+            video_fov = fundamental_fov([w for w in translating if w.kind == "moving"], width, c) or c.default_fov_deg
         out = []
         for windows, d in zip(per_segment, decisions, strict=True):
             fov = d["fov"] if d["decision"] == "rotation" and d["calibrated"] else video_fov
