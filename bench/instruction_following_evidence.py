@@ -16,7 +16,16 @@ A table per condition closes the report: its segments, those read right, the mis
 the ceiling, the share of segments left once those with no evidence of their step are counted as lost:
 what any decision rule could reach on these tracks.
 
+With ``--frames``, a column ``shown`` asks the same of the frames rather than of the tracks: the
+parallax the camera's motion gives, in px over the segment, where a tracker could follow something
+(``shown_parallax``, from the corpus world's own geometry: each window's first frame's depth, the true
+poses, every pixel whose corner strength passes the lowest floor the estimator ever uses). A step whose
+frames show almost no parallax cannot be told from a turn by any reader of the video; a step that shows
+some and is missed is the tracks' or the decision's loss. Only the still world counts (not crossing
+objects, not water that ripples), and only pinhole cameras (not the barrel lenses or rolling shutters).
+
     python bench/instruction_following_evidence.py --cache C --panoramas pano/ --conditions pano-night,pano-water
+    python bench/instruction_following_evidence.py --cache C --panoramas pano/ --conditions pano-water --frames --all
 
 The true motion is the corpus's smooth path at a pinhole: for the shake and barrel-lens conditions (the
 frames hold motion or distortion the path does not) its scores are not the truth.
@@ -48,14 +57,76 @@ def true_essential(c2w: np.ndarray, a: int, b: int) -> np.ndarray:
     return _skew(t[0]) @ rot[0]
 
 
-def segment_scores(frames: np.ndarray, c2w: np.ndarray, fov_deg: float, segments: list[dict]) -> list[dict]:
-    """Per segment that steps: the GRIC score per track of the true and of the fitted essential matrix."""
+def shown_parallax(
+    depth: np.ndarray, c2w_a: np.ndarray, c2w_b: np.ndarray, focal: float, raw: np.ndarray, floor: float
+) -> tuple[float, int]:
+    """The parallax that frames ``a`` and ``b`` of a pinhole camera show, whatever a tracker makes of
+    them: at every pixel of frame ``a`` that a tracker could follow (corner strength, the estimator's
+    smaller structure-tensor eigenvalue of ``raw``, at least ``floor``) and that sees the still world
+    (``depth``: inf for the sky, NaN where the picture moves on its own), how far the scene point it
+    sees lands in frame ``b`` from where the rotation that best maps all of them puts it. (The 90th
+    percentile in px, 0.0 with fewer than 10 such pixels; their number.)"""
+    import cv2
+
+    h, w = depth.shape
+    centre = np.array([(w - 1) / 2, (h - 1) / 2])
+    v, u = np.mgrid[0:h, 0:w].astype(np.float64)
+    rays = np.stack([(u - centre[0]) / focal, (v - centre[1]) / focal, np.ones_like(u)], -1).reshape(-1, 3)
+    eig = cv2.cornerEigenValsAndVecs(cv2.GaussianBlur(raw, (3, 3), 0.8), 7, 3)  # as detect_features reads it
+    z = depth.reshape(-1)
+    followed = (np.minimum(eig[..., 0], eig[..., 1]).reshape(-1) >= floor) & ~np.isnan(z)
+    world_dirs = rays @ c2w_a[:3, :3].T
+    far = ~np.isfinite(z)  # the sky: a direction, moved by the rotation alone
+    seen_b = np.where(
+        far[:, None],
+        world_dirs @ c2w_b[:3, :3],
+        (c2w_a[:3, 3] + np.where(far, 0.0, z)[:, None] * world_dirs - c2w_b[:3, 3]) @ c2w_b[:3, :3],
+    )
+    ahead = seen_b[:, 2] > 1e-6
+    p_b = np.full((len(z), 2), -1.0)
+    p_b[ahead] = seen_b[ahead, :2] / seen_b[ahead, 2:] * focal + centre
+    keep = followed & ahead & (p_b[:, 0] >= 0) & (p_b[:, 0] <= w - 1) & (p_b[:, 1] >= 0) & (p_b[:, 1] <= h - 1)
+    if keep.sum() < 10:
+        return 0.0, int(keep.sum())
+    bearing_a = rays[keep] / np.linalg.norm(rays[keep], axis=1, keepdims=True)
+    bearing_b = seen_b[keep] / np.linalg.norm(seen_b[keep], axis=1, keepdims=True)
+    left, _, right = np.linalg.svd(bearing_b.T @ bearing_a)  # Kabsch: the rotation closest to the motion
+    rot = left @ np.diag([1.0, 1.0, np.sign(np.linalg.det(left @ right))]) @ right
+    turned = bearing_a @ rot.T
+    residual = p_b[keep] - (turned[:, :2] / turned[:, 2:] * focal + centre)
+    return float(np.percentile(np.linalg.norm(residual, axis=1), 90)), int(keep.sum())
+
+
+def segment_shown(
+    grey, per_segment: list, depths: dict[int, np.ndarray], c2w: np.ndarray, fov_deg: float
+) -> list[float]:
+    """Per segment, the parallax its frames show (``shown_parallax``) summed over its windows: px over
+    the segment, at the 90th percentile of the pixels a tracker could follow. ``grey``, ``per_segment``:
+    as ``OpenCVMotionEstimator.video_windows`` gives them; ``depths``: each window's first frame's, at
+    analysis size; ``c2w``: the path as filmed. A pixel can be followed where its corner strength passes
+    the lowest floor the estimator ever uses: a dark frame's (``MotionConfig.quantisation_strength``)
+    and the frame's noise (``noise_strength`` times its noise sigma squared)."""
     from yumebench.metrics import camera_motion as cm
 
-    estimator = cm.OpenCVMotionEstimator()
-    c = estimator.config
-    # every segment's windows as the estimator tracks them (content fixed to the frame is found per video)
-    grey, per_segment = estimator.video_windows(frames, [(seg["start"], seg["end"]) for seg in segments])
+    c = cm.MotionConfig()
+    focal = cm._focal_of(fov_deg, grey.raw[0].shape[1])
+    out = []
+    for windows in per_segment:
+        total = 0.0
+        for w in windows:
+            raw = grey.raw[w.start]
+            floor = max(c.quantisation_strength, c.noise_strength * cm.noise_sigma(raw) ** 2)
+            total += shown_parallax(depths[w.start], c2w[w.start], c2w[w.start + w.frames], focal, raw, floor)[0]
+        out.append(total)
+    return out
+
+
+def segment_scores(grey, per_segment: list, c2w: np.ndarray, fov_deg: float, segments: list[dict]) -> list[dict]:
+    """Per segment that steps: the GRIC score per track of the true and of the fitted essential matrix,
+    on the windows the estimator tracks (``OpenCVMotionEstimator.video_windows``)."""
+    from yumebench.metrics import camera_motion as cm
+
+    c = cm.MotionConfig()
     height, width = grey.tracking[0].shape
     center = ((width - 1) / 2, (height - 1) / 2)
     focal = cm._focal_of(fov_deg, width)
@@ -95,8 +166,34 @@ def verdict(row: dict, margin: float) -> str:
     return "translating, motion wrong"
 
 
+def filmed_geometry(
+    condition: str,
+    seed: int,
+    panoramas: dict | None,
+    starts: set[int],
+    size: tuple[int, int],
+    photos: dict | None = None,
+) -> tuple[np.ndarray, dict[int, np.ndarray], dict]:
+    """A corpus video's world seen again without rendering (a ``World.backend`` that keeps the pose and
+    returns black): the path as filmed (shake and gait included), the depth at ``size`` (height, width)
+    of each frame in ``starts``, and the video's meta."""
+    from yumebench.motion_corpus import CameraModel, make_video
+
+    poses, depths = {}, {}
+
+    def geometry(world, c2w, camera, frame):
+        poses[frame] = c2w
+        if frame in starts:
+            depths[frame] = world.depth(c2w, CameraModel(size[1], size[0], camera.fov_deg, camera.barrel), frame)
+        return np.zeros((camera.height * camera.width, 3), np.float32)
+
+    video = make_video(condition, seed, photos, panoramas, backend=geometry)
+    return np.stack([poses[k] for k in sorted(poses)]), depths, video.meta
+
+
 def _video(args: tuple) -> list[dict]:
-    path, pano_dir = args
+    path, pano_dir, frames_too = args
+    from yumebench.metrics import camera_motion as cm
     from yumebench.metrics.instruction_following import IFConfig, score_video_segments
     from yumebench.motion_corpus import load_panoramas, make_video
 
@@ -104,21 +201,32 @@ def _video(args: tuple) -> list[dict]:
         frames = z["frames"]
         info = json.loads(str(z["meta"]))
         c2w = z["c2w"] if "c2w" in z.files else None
+    segments, fov_deg = info["segments"], info["meta"]["fov_deg"]
+    condition, seed = Path(path).stem.rsplit("-", 1)
+    panoramas = load_panoramas(pano_dir) if pano_dir and condition.startswith("pano") else None
     if c2w is None:  # cached before the bench kept the camera path
-        condition, seed = Path(path).stem.rsplit("-", 1)
-        c2w = make_video(condition, int(seed), panoramas=load_panoramas(pano_dir) if pano_dir else None).c2w
-    results = score_video_segments(frames, info["segments"], IFConfig())
-    scored = {row["segment"]: row for row in segment_scores(frames, c2w, info["meta"]["fov_deg"], info["segments"])}
-    rows = [scored.get(k, {"segment": k, "true": None, "fitted": None}) for k in range(len(info["segments"]))]
+        c2w = make_video(condition, int(seed), panoramas=panoramas).c2w
+    # every segment's windows as the estimator tracks them (content fixed to the frame is found per video)
+    grey, per_segment = cm.OpenCVMotionEstimator().video_windows(frames, [(s["start"], s["end"]) for s in segments])
+    results = score_video_segments(frames, segments, IFConfig())
+    scored = {row["segment"]: row for row in segment_scores(grey, per_segment, c2w, fov_deg, segments)}
+    rows = [scored.get(k, {"segment": k, "true": None, "fitted": None}) for k in range(len(segments))]
+    shown = [None] * len(segments)
+    # a pinhole's (no barrel lens, no rolling shutter): the parallax is projected through one
+    if frames_too and not info["meta"].get("barrel") and not info["meta"].get("readout"):
+        starts = {w.start for windows in per_segment for w in windows}
+        filmed, depths, _ = filmed_geometry(condition, int(seed), panoramas, starts, grey.raw[0].shape)
+        shown = segment_shown(grey, per_segment, depths, filmed, fov_deg)
     for row in rows:
-        r, truth = results[row["segment"]], info["segments"][row["segment"]]
+        r, truth = results[row["segment"]], segments[row["segment"]]
         row.update(
             video=Path(path).stem,
-            condition=Path(path).stem.rsplit("-", 1)[0],
+            condition=condition,
             truth=f"{truth['keys']},{truth['mouse']}",
             read=f"{r['predicted']['keys']},{r['predicted']['mouse']}",
             decision=r["motion"]["decision"],
             correct=bool(r["correct"]),
+            shown=shown[row["segment"]],
         )
     return rows
 
@@ -132,7 +240,16 @@ def main() -> None:
     ap.add_argument("--panoramas", type=Path, help="needed only for pano-* videos cached without their path")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--all", action="store_true", help="print every stepping segment, not only the misses")
+    ap.add_argument(
+        "--frames",
+        action="store_true",
+        help="also the parallax the frames show, from the corpus world's geometry (pinhole cameras only; "
+        "pano-* conditions need --panoramas)",
+    )
+    ap.add_argument("--json", type=Path, help="also write every segment's row here")
     args = ap.parse_args()
+    if args.frames and not args.panoramas and any(c.startswith("pano") for c in args.conditions.split(",")):
+        ap.error("--frames on pano-* conditions needs --panoramas (their worlds are made from the panoramas)")
 
     from yumebench.metrics.camera_motion import MotionConfig
 
@@ -145,7 +262,7 @@ def main() -> None:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise SystemExit(f"not cached (run bench/instruction_following_accuracy.py first): {', '.join(missing)}")
-    jobs = [(str(p), str(args.panoramas) if args.panoramas else None) for p in paths]
+    jobs = [(str(p), str(args.panoramas) if args.panoramas else None, args.frames) for p in paths]
     try:
         with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
             rows = [row for rows in pool.map(_video, jobs) for row in rows]
@@ -155,18 +272,53 @@ def main() -> None:
         row["verdict"] = verdict(row, margin)
     stepping = [row for row in rows if row["true"] is not None]
     print(f"GRIC score per track vs the rotation-only model at the true focal; translation above {margin}")
-    print(f"{'segment':<34} {'truth':<10} {'read':<10} {'decision':<12} {'true':>7} {'fitted':>7}  verdict")
+    print(
+        f"{'segment':<34} {'truth':<10} {'read':<10} {'decision':<12} {'true':>7} {'fitted':>7} "
+        + (f"{'shown':>7} " if args.frames else "")
+        + " verdict"
+    )
     for row in stepping:
         if row["correct"] and not args.all:
             continue
         print(
             f"{row['video'] + '/' + str(row['segment']):<34} {row['truth']:<10} {row['read']:<10} "
-            f"{row['decision']:<12} {row['true']:+7.2f} {row['fitted']:+7.2f}  {row['verdict']}"
+            f"{row['decision']:<12} {row['true']:+7.2f} {row['fitted']:+7.2f} "
+            + (f"{_px(row['shown']):>7} " if args.frames else "")
+            + f" {row['verdict']}"
         )
     counts = Counter(row["verdict"] for row in stepping if not row["correct"])
     print(f"{len(stepping)} stepping segments; " + ", ".join(f"{k}: {v}" for k, v in sorted(counts.items())))
     print()
     print(ceiling_table(rows))
+    if args.frames:
+        print()
+        print(parallax_table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+
+
+PARALLAX_BINS = (0.0, 1.0, 2.0, 4.0, 8.0, 16.0, np.inf)  # px over a segment
+
+
+def parallax_table(rows: list[dict]) -> str:
+    """The stepping segments by the parallax their frames show (``shown``, px over the segment): how many,
+    the share the estimator reads as translating, and the share whose keys (W/A/S/D) it reads right."""
+    lines = [f"{'parallax shown (px)':<22} {'n':>5} {'translating':>12} {'keys right':>11}"]
+    stepping = [row for row in rows if row["true"] is not None and row.get("shown") is not None]
+    for low, high in zip(PARALLAX_BINS[:-1], PARALLAX_BINS[1:], strict=True):
+        own = [row for row in stepping if low <= row["shown"] < high]
+        label = f"{low:g}-{high:g}" if np.isfinite(high) else f"{low:g} and more"
+        if not own:
+            lines.append(f"{label:<22} {0:>5} {'-':>12} {'-':>11}")
+            continue
+        moving = np.mean([row["decision"] == "translation" for row in own])
+        keys = np.mean([row["read"].split(",")[0] == row["truth"].split(",")[0] for row in own])
+        lines.append(f"{label:<22} {len(own):>5} {moving:>12.2f} {keys:>11.2f}")
+    return "\n".join(lines)
+
+
+def _px(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 _VERDICTS = ("no evidence of the step", "evidence missed", "translating, motion wrong", "no step commanded")

@@ -351,8 +351,38 @@ class World:
         rays = camera.rays() if rays is None else rays
         dirs = rays @ c2w[:3, :3].T
         origin = c2w[:3, 3]
-        planes = [s for s in self.surfaces if isinstance(s, Plane)]
-        others = [s for s in self.surfaces if not isinstance(s, Plane)]
+        best_t, best = self._hits(origin, dirs, c2w, camera, frame)
+        shaders = self._ordered_surfaces()
+        pixel_rad = 1.0 / camera.focal
+        colour = np.empty((len(dirs), 3), np.float32)
+        sky = best < 0
+        if sky.any():
+            colour[sky] = self.sky.colour(dirs[sky], pixel_rad)
+        for k in np.unique(best[~sky]):
+            m = best == k
+            pts = origin[None, :] + best_t[m, None] * dirs[m]
+            colour[m] = shaders[k].shade(pts, dirs[m], best_t[m], pixel_rad, frame)
+        return colour
+
+    def depth(self, c2w: np.ndarray, camera: CameraModel, frame: int = 0) -> np.ndarray:
+        """Each pixel's depth (distance along the optical axis) to the nearest surface, inf where it sees
+        the sky, NaN where that surface's picture moves on its own (an object crossing, rippling water);
+        (H, W). The geometry ``cast`` shades, without its texture: the parallax a camera's motion gives."""
+        dirs = camera.rays() @ c2w[:3, :3].T  # the rays' z is 1 in the camera: a ray's t is its depth
+        depth, surface = self._hits(c2w[:3, 3], dirs, c2w, camera, frame)
+        for k, s in enumerate(self._ordered_surfaces()):
+            if getattr(s, "ripple", 0.0) or np.any(getattr(s, "velocity", 0.0)):
+                depth[surface == k] = np.nan
+        return depth.reshape(camera.height, camera.width)
+
+    def _hits(
+        self, origin: np.ndarray, dirs: np.ndarray, c2w: np.ndarray, camera: CameraModel, frame: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Per ray, the distance t to the nearest surface (inf: none) and that surface's index among the
+        planes then the other surfaces (-1: none), as ``_ordered_surfaces`` lists them."""
+        ordered = self._ordered_surfaces()
+        planes = [s for s in ordered if isinstance(s, Plane)]
+        others = ordered[len(planes) :]
         best_t, best = np.full(len(dirs), np.inf), np.full(len(dirs), -1)
         if planes:
             boxes = _projected_boxes(planes, c2w, frame)
@@ -370,17 +400,11 @@ class World:
             closer = t < best_t
             best_t[closer] = t[closer]
             best[closer] = k
-        shaders = planes + others
-        pixel_rad = 1.0 / camera.focal
-        colour = np.empty((len(dirs), 3), np.float32)
-        sky = best < 0
-        if sky.any():
-            colour[sky] = self.sky.colour(dirs[sky], pixel_rad)
-        for k in np.unique(best[~sky]):
-            m = best == k
-            pts = origin[None, :] + best_t[m, None] * dirs[m]
-            colour[m] = shaders[k].shade(pts, dirs[m], best_t[m], pixel_rad, frame)
-        return colour
+        return best_t, best
+
+    def _ordered_surfaces(self) -> list:
+        """The planes first (their hits are found tile by tile), then the other surfaces."""
+        return sorted(self.surfaces, key=lambda s: not isinstance(s, Plane))  # stable: each kind keeps its order
 
 
 def _projected_boxes(planes: list, c2w: np.ndarray, frame: int) -> np.ndarray:

@@ -449,6 +449,99 @@ def test_the_evidence_ceiling_counts_only_misses_whose_tracks_carry_no_step():
     assert line == ["c", "5", "1", "1", "1", "1", "1", "0.800"]
 
 
+def _wall_and_sky(distance: float = 4.0, ripple: float = 0.0):
+    """A wall facing the camera ``distance`` m ahead that fills the lower half of a 64x48 view of 60 deg
+    (from the horizon down), the sky above it."""
+    from yumebench.motion_corpus import Plane, World
+
+    wall = Plane(
+        np.array([-50.0, 0.0, distance]), np.array([1.0, 0, 0]), np.array([0, 1.0, 0]), 100.0, 50.0, ripple=ripple
+    )
+    return World([wall]), CameraModel(64, 48, 60.0)
+
+
+def test_depth_is_the_distance_along_the_axis_inf_for_the_sky_nan_where_the_picture_moves():
+    world, camera = _wall_and_sky()
+    depth = world.depth(np.eye(4), camera)
+    assert depth.shape == (48, 64)
+    assert np.allclose(depth[25:], 4.0) and np.isinf(depth[:23]).all()  # the image's rows 23-24 straddle y = 0
+    pose = np.eye(4)
+    pose[:3, 3] = [0.0, 0.0, 1.0]  # a metre nearer
+    assert np.allclose(world.depth(pose, camera)[25:], 3.0)
+    rippling, _ = _wall_and_sky(ripple=0.05)
+    assert (
+        np.isnan(rippling.depth(np.eye(4), camera)[25:]).all()
+        and np.isinf(rippling.depth(np.eye(4), camera)[:23]).all()
+    )
+
+
+def test_the_parallax_the_frames_show_is_zero_for_a_turn_and_grows_with_the_step():
+    """Known answers for ``shown_parallax`` (bench/instruction_following_evidence.py): a turn moves the
+    wall and the sky alike (no parallax); a sideways step of t moves the wall f t / Z against the sky,
+    which the best rotation splits, so half of it is left at every pixel; a wall that ripples shows none."""
+    bench = _bench()
+    world, camera = _wall_and_sky(distance=4.0)
+    raw = np.random.default_rng(0).uniform(0, 255, (48, 64)).astype(np.float32)  # corners everywhere
+    depth = world.depth(np.eye(4), camera)
+
+    def moved(rotvec_deg=(0, 0, 0), step=(0, 0, 0)):
+        pose = np.eye(4)
+        pose[:3, :3] = Rotation.from_rotvec(np.radians(rotvec_deg)).as_matrix()
+        pose[:3, 3] = step
+        return pose
+
+    turned, n = bench.shown_parallax(depth, np.eye(4), moved((0, 3.0, 0)), camera.focal, raw, 1.0)
+    assert turned < 1e-6 and n > 1000
+    for t in (0.02, 0.04):
+        shown, _ = bench.shown_parallax(depth, np.eye(4), moved(step=(t, 0, 0)), camera.focal, raw, 1.0)
+        assert shown == pytest.approx(camera.focal * t / 4.0 / 2, rel=0.15)
+    rippling, _ = _wall_and_sky(distance=4.0, ripple=0.05)
+    still = rippling.depth(np.eye(4), camera)
+    assert bench.shown_parallax(still, np.eye(4), moved(step=(0.04, 0, 0)), camera.focal, raw, 1.0)[0] < 1e-6
+    flat = np.full((48, 64), 100.0, np.float32)  # nothing a tracker could follow
+    assert bench.shown_parallax(depth, np.eye(4), moved(step=(0.04, 0, 0)), camera.focal, flat, 1.0) == (0.0, 0)
+
+
+def test_the_geometry_is_seen_along_the_path_as_filmed_shake_included():
+    """``filmed_geometry`` sees a corpus video's world again without rendering it: the poses it was
+    filmed from (the planned path plus the handheld shake) and the depth at the size asked."""
+    bench = _bench()
+    photos = real_photos()
+    poses, depths, meta = bench.filmed_geometry("street-shake", SEED, None, {0, 8}, (36, 64), photos=photos)
+    planned = make_video("street-shake", SEED, photos, size=(36, 64)).c2w
+    assert poses.shape == planned.shape and set(depths) == {0, 8} and depths[0].shape == (36, 64)
+    angle = np.degrees(Rotation.from_matrix(poses[:, :3, :3] @ planned[:, :3, :3].transpose(0, 2, 1)).magnitude())
+    assert 0.05 < angle.mean() < 1.0  # the shake: sigma 0.25 deg per axis
+    assert np.allclose(poses[:, :3, 3], planned[:, :3, 3])
+    assert np.isfinite(depths[0]).mean() > 0.3  # the street's ground and facades
+    steady, _, _ = bench.filmed_geometry("street-rotation", SEED, None, {0}, (36, 64), photos=photos)
+    assert np.allclose(steady, make_video("street-rotation", SEED, photos, size=(36, 64)).c2w)
+
+
+def test_steps_are_counted_by_the_parallax_their_frames_show():
+    """Known answer for the bench's table by parallax: a step showing 0.5 px read as a turn, two showing
+    3 px (one read right, one translating with the wrong keys), one showing 20 px read right; a turn and
+    a segment without geometry (a barrel lens) are left out."""
+    bench = _bench()
+
+    def row(shown, decision, truth, read, true=0.0):
+        return {"shown": shown, "decision": decision, "truth": truth, "read": read, "true": true}
+
+    rows = [
+        row(0.5, "rotation", "A,←", "None,←"),
+        row(3.0, "translation", "W,·", "W,·"),
+        row(3.0, "translation", "D,→", "W+D,→"),
+        row(20.0, "translation", "S,↑", "S,↑"),
+        row(0.0, "rotation", "None,→", "None,→", true=None),
+        row(None, "translation", "W,·", "W,·"),
+    ]
+    lines = [line.split() for line in bench.parallax_table(rows).splitlines()[1:]]
+    assert lines[0] == ["0-1", "1", "0.00", "0.00"]
+    assert lines[1] == ["1-2", "0", "-", "-"]
+    assert lines[2] == ["2-4", "2", "1.00", "0.50"]
+    assert lines[-1] == ["16", "and", "more", "1", "1.00", "1.00"]
+
+
 def test_a_wobble_moves_each_pixel_by_its_field_and_repeats_with_its_period():
     """Known answer: one horizontal wave of 2 px, one cycle across the frame, a period of 16 frames. A
     horizontal ramp (value = column) warped by it reads column + dx at each interior pixel, nothing
