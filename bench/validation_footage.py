@@ -1,7 +1,8 @@
 """Score instruction following on real footage whose camera motion is known from how it was filmed.
 
     python bench/validation_footage.py --source CarND-LaneLines-P1/ --source CarND-Vehicle-Detection/ \
-        --source Motion_Detector_OpenCV/ --source soumya-basak-CarND-LaneLines-P1/ --source OpenCVTutorial/
+        --source Motion_Detector_OpenCV/ --source soumya-basak-CarND-LaneLines-P1/ --source OpenCVTutorial/ \
+        --source Panorama_using_video/
     python bench/validation_footage.py --source ... --clips highway --json footage.json
 
 Every other validation set moves a picture by a known path (panoramas turned and walked through a proxy,
@@ -33,6 +34,17 @@ action label follows from the way they were filmed are listed, and each entry sa
   the railing, the road and the lamp posts hold still. No action (None, ·): the median backgrounds
   shift by at most 2.9 px over the clip (in its first 60 kept frames, then not at all), a few
   thousandths of a degree per frame at any focal length this view allows.
+- ``pan``: a steady pan across a desert of rocks below a cliff (``input.mp4`` of
+  abhiguna25/Panorama_using_video, a repository that stitches panning videos into panoramas; 1080x1920,
+  60 frames/s, every 4th frame kept, 6 segments). Turning right, no step (None, →): the picture moves
+  to the left as one, 42.6-42.9 px per 32 frames at 540 wide in its top, middle and bottom bands alike
+  (phase correlation, every 64 frames over the clip), so the near rocks and the far cliff show no
+  parallax; that is 0.65 deg per kept frame at a 60 deg FOV and above the published rule's threshold
+  (1e-3 rad per frame) at any FOV over 6 deg. Vertically it drifts by 1 px per 32 frames (0.015 deg per
+  kept frame at 60 deg, below the threshold at any FOV under 130 deg: no pitch). A shift this uniform
+  is also how a pan over a photograph looks, which is what this may be; either way no reader of the
+  frames can see a step. Labelled before it was scored; version 32 read it as a step right, and it
+  prompted version 33 (``shifted_as_one`` in yumebench/metrics/camera_motion.py).
 
 ``--source`` takes local checkouts of the repositories listed (any clone at or after the commit given);
 each clip is found by its path in the repository and verified by SHA-256. A missing, changed or
@@ -42,9 +54,9 @@ Nothing here was used to choose the metric's settings before IF version 30, whos
 prompted by ``highway`` (see ``CHEIRALITY_CAP`` in yumebench/metrics/camera_motion.py); ``highway-3``,
 ``pedestrians`` and ``oncoming-traffic`` were added after it, and ``oncoming-traffic`` (read as a walk
 towards the traffic in 9 of 14 segments) prompted version 31's still-background check
-(``MotionConfig.min_still_share``). Reserved for
-independent validation and not used: the KITTI odometry snippets of visual-odometry tutorials and
-Kimera-VIO's MicroEuroc.
+(``MotionConfig.min_still_share``); ``pan`` (read as a step right in 6 of 6) prompted version 33's
+``shifted_as_one``. Reserved for independent validation and not used: the KITTI odometry snippets of
+visual-odometry tutorials and Kimera-VIO's MicroEuroc.
 """
 
 from __future__ import annotations
@@ -125,6 +137,15 @@ CLIPS = {
         2,
         "None",
         "·",
+    ),
+    "pan": Clip(
+        "abhiguna25/Panorama_using_video",
+        "6414cc9",
+        "input.mp4",
+        "7a8a9513472ff6759baa7218be17ebe59ca2eff2d6f2a099e503e0f31fcf7e38",
+        4,
+        "None",
+        "→",
     ),
 }
 NAME_WIDTH = max(len(name) for name in CLIPS)

@@ -2,6 +2,7 @@
 model selection, focal self-calibration, the cheirality choice and the joint constant-motion fit."""
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -73,6 +74,66 @@ def test_gric_keeps_pure_rotation_and_finds_parallax_on_a_fifth_of_the_points():
     sampson, *_ = cm.essential(p1, p2, focal, CENTER, pose=False)
     sigma = np.median(sampson) / cm.SAMPSON_MEDIAN
     assert cm.gric_difference(transfer, sampson, sigma) > 0
+
+
+def _rotation_cost(windows: list) -> Callable[[float], float]:
+    """A rotation's median transfer error over ``windows`` at a FOV, as the estimator's FOV search has it."""
+
+    def cost(fov: float) -> float:
+        f = cm._focal_of(fov, WIDTH)
+        return float(np.median(np.concatenate([cm.rotation_transfer(w.p1, w.p2, f, CENTER)[1] for w in windows])))
+
+    return cost
+
+
+def test_tracks_that_move_as_one_shift_are_told_from_a_turn_and_from_a_step():
+    """Known answers for ``shifted_as_one``: the picture shifted 30 px per window (a pan through a long lens
+    or over a photograph) moves as one; a turn of the same size at 65 deg shows its perspective, a step
+    its depths, and a shift of 2 px fits a rotation at the narrowest FOV as well (no call to make)."""
+    rng = np.random.default_rng(5)
+    config = cm.MotionConfig()
+
+    def windows(flow):
+        out = []
+        for k in range(4):
+            p1 = np.column_stack([rng.uniform(0, WIDTH, 200), rng.uniform(0, HEIGHT, 200)])
+            out.append(cm._Window(p1, flow(p1) + rng.normal(0, 0.1, p1.shape), 8, 8 * k, "moving", CENTER[1]))
+        return out
+
+    def decide(ws) -> bool:
+        return cm.shifted_as_one(ws, _rotation_cost(ws), config)
+
+    assert decide(windows(lambda p: p + [-30.0, 0.4]))
+    assert not decide(windows(lambda p: p + [-2.0, 0.0]))
+    focal = cm._focal_of(65.0, WIDTH)
+    turned, stepped = [], []
+    for k in range(4):
+        pts = _scene(rng, focal=focal)
+        p1, p2 = _views(pts, _per_frame(-30.0 / focal * 180 / math.pi / 8), np.zeros(3), 8, focal, 0.1, rng)
+        turned.append(cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1]))
+        p1, p2 = _views(pts, np.eye(3), np.array([0.05, 0, 0]), 8, focal, 0.1, rng)
+        stepped.append(cm._Window(p1, p2, 8, 8 * k, "moving", CENTER[1]))
+    assert not decide(turned) and not decide(stepped)
+
+
+def test_a_pan_over_a_photograph_is_a_turn_not_a_step():
+    """A photograph scrolled 3.2 px a frame to the left (a real photo, scikit-image's rocket): the picture
+    moves as one, as a video editor's pan or a long lens's turn moves it, and reads as a turn to the right
+    at the default FOV (IF version 33; version 32 read two of the three segments as a step right)."""
+    import cv2
+
+    skimage_data = pytest.importorskip("skimage.data")
+    from yumebench.metrics.instruction_following import score_video_segments
+
+    photo = skimage_data.rocket()
+    top = (photo.shape[0] - HEIGHT) / 2
+    frames = np.stack(
+        [cv2.warpAffine(photo, np.float32([[1, 0, -3.2 * i], [0, 1, -top]]), (WIDTH, HEIGHT)) for i in range(97)]
+    )
+    segments = [{"start": s, "end": s + 33, "keys": "None", "mouse": "→"} for s in (0, 32, 64)]
+    results = score_video_segments(frames, segments)
+    assert [(r["predicted"]["keys"], r["predicted"]["mouse"]) for r in results] == [("None", "→")] * 3
+    assert all(r["motion"]["fov_deg"] == cm.MotionConfig().default_fov_deg for r in results)
 
 
 @pytest.mark.parametrize("fov", [55.0, 75.0, 95.0])

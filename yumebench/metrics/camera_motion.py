@@ -697,6 +697,22 @@ def rotation_residuals(
     return p2 - np.column_stack([focal * rays[:, 0] / z + center[0], focal * rays[:, 1] / z + center[1]])
 
 
+def shifted_as_one(windows: list, rotation_cost, config: MotionConfig) -> bool:
+    """Whether every window's tracks move as one: one 2-D shift per window leaves them within the tracks'
+    noise floor (``MotionConfig.min_noise_px``, median), and at most half of what a rotation leaves at the
+    narrowest FOV the search tries (``rotation_cost(fov)``: its median transfer error). A turn shows its
+    lens's perspective (the flow grows towards the frame's edges) and a step its scene's depths; a shift
+    shows neither: a pan through a long lens, or over a photograph. A sideways step past a flat wall that
+    fills the whole view would look the same, which no depth in view (ground, sky, a second wall) allows."""
+
+    def left_by_shift(w: _Window) -> np.ndarray:
+        flow = w.p2 - w.p1
+        return np.linalg.norm(flow - np.median(flow, axis=0), axis=1)
+
+    shift_cost = float(np.median(np.concatenate([left_by_shift(w) for w in windows])))
+    return shift_cost <= config.min_noise_px and shift_cost <= 0.5 * rotation_cost(config.fov_candidates[0])
+
+
 class EssentialFit(NamedTuple):
     errors: np.ndarray | None  # plain Sampson errors (pixels) of every point
     rotation: np.ndarray | None  # R with x2 = R x1 + t (None without pose)
@@ -1434,6 +1450,9 @@ class OpenCVMotionEstimator:
 
         fov = best_fov() if c.known_fov_deg is None else c.known_fov_deg
         decision = gate = self._evidence(moving, fov, width, center)
+        if c.known_fov_deg is None and decision["decision"] == "translation" and shifted_as_one(thinned, cost, c):
+            # No FOV can be measured here, nor any depth: read as the turn it looks like (at the video's FOV)
+            return {**decision, "decision": "rotation", "calibrated": False}
         if c.known_fov_deg is not None and decision["decision"] == "translation":
             # Whether a lens or a shutter may explain the parallax is a question about the tracks, asked at
             # the FOV a rotation fits best as without a known FOV: at the true FOV a distorted turn fits a

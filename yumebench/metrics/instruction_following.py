@@ -211,7 +211,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "32"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "33"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -251,7 +251,9 @@ class InstructionFollowing(Dimension):
     # at the top and of those at the bottom of the view at infinity is a rotation, fitted on those tracks
     # (a camera at rest facing oncoming traffic read as a walk towards it); 32: content fixed to the frame
     # is also found in windows whose scene does not move alike, where no static point explains its still
-    # tracks under the other tracks' essential matrix (a car's bonnet made slow turns read as none)
+    # tracks under the other tracks' essential matrix (a car's bonnet made slow turns read as none); 33:
+    # a segment read as translation whose tracks move as one 2-D shift per window (no perspective, no
+    # depth: a pan through a long lens or over a photograph, read as a step) is a turn (shifted_as_one)
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
