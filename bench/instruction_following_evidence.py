@@ -173,10 +173,10 @@ def filmed_geometry(
     starts: set[int],
     size: tuple[int, int],
     photos: dict | None = None,
-) -> tuple[np.ndarray, dict[int, np.ndarray], dict]:
+) -> tuple[np.ndarray, dict[int, np.ndarray]]:
     """A corpus video's world seen again without rendering (a ``World.backend`` that keeps the pose and
-    returns black): the path as filmed (shake and gait included), the depth at ``size`` (height, width)
-    of each frame in ``starts``, and the video's meta."""
+    returns black): the path as filmed (shake and gait included) and the depth at ``size`` (height,
+    width) of each frame in ``starts``."""
     from yumebench.motion_corpus import CameraModel, make_video
 
     poses, depths = {}, {}
@@ -187,8 +187,8 @@ def filmed_geometry(
             depths[frame] = world.depth(c2w, CameraModel(size[1], size[0], camera.fov_deg, camera.barrel), frame)
         return np.zeros((camera.height * camera.width, 3), np.float32)
 
-    video = make_video(condition, seed, photos, panoramas, backend=geometry)
-    return np.stack([poses[k] for k in sorted(poses)]), depths, video.meta
+    make_video(condition, seed, photos, panoramas, backend=geometry)
+    return np.stack([poses[k] for k in sorted(poses)]), depths
 
 
 def _video(args: tuple) -> list[dict]:
@@ -203,7 +203,8 @@ def _video(args: tuple) -> list[dict]:
         c2w = z["c2w"] if "c2w" in z.files else None
     segments, fov_deg = info["segments"], info["meta"]["fov_deg"]
     condition, seed = Path(path).stem.rsplit("-", 1)
-    panoramas = load_panoramas(pano_dir) if pano_dir and condition.startswith("pano") else None
+    want_world = c2w is None or frames_too
+    panoramas = load_panoramas(pano_dir) if want_world and pano_dir and condition.startswith("pano") else None
     if c2w is None:  # cached before the bench kept the camera path
         c2w = make_video(condition, int(seed), panoramas=panoramas).c2w
     # every segment's windows as the estimator tracks them (content fixed to the frame is found per video)
@@ -215,7 +216,7 @@ def _video(args: tuple) -> list[dict]:
     # a pinhole's (no barrel lens, no rolling shutter): the parallax is projected through one
     if frames_too and not info["meta"].get("barrel") and not info["meta"].get("readout"):
         starts = {w.start for windows in per_segment for w in windows}
-        filmed, depths, _ = filmed_geometry(condition, int(seed), panoramas, starts, grey.raw[0].shape)
+        filmed, depths = filmed_geometry(condition, int(seed), panoramas, starts, grey.raw[0].shape)
         shown = segment_shown(grey, per_segment, depths, filmed, fov_deg)
     for row in rows:
         r, truth = results[row["segment"]], segments[row["segment"]]

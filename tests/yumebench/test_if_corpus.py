@@ -507,14 +507,14 @@ def test_the_geometry_is_seen_along_the_path_as_filmed_shake_included():
     filmed from (the planned path plus the handheld shake) and the depth at the size asked."""
     bench = _bench()
     photos = real_photos()
-    poses, depths, meta = bench.filmed_geometry("street-shake", SEED, None, {0, 8}, (36, 64), photos=photos)
+    poses, depths = bench.filmed_geometry("street-shake", SEED, None, {0, 8}, (36, 64), photos=photos)
     planned = make_video("street-shake", SEED, photos, size=(36, 64)).c2w
     assert poses.shape == planned.shape and set(depths) == {0, 8} and depths[0].shape == (36, 64)
     angle = np.degrees(Rotation.from_matrix(poses[:, :3, :3] @ planned[:, :3, :3].transpose(0, 2, 1)).magnitude())
     assert 0.05 < angle.mean() < 1.0  # the shake: sigma 0.25 deg per axis
     assert np.allclose(poses[:, :3, 3], planned[:, :3, 3])
     assert np.isfinite(depths[0]).mean() > 0.3  # the street's ground and facades
-    steady, _, _ = bench.filmed_geometry("street-rotation", SEED, None, {0}, (36, 64), photos=photos)
+    steady, _ = bench.filmed_geometry("street-rotation", SEED, None, {0}, (36, 64), photos=photos)
     assert np.allclose(steady, make_video("street-rotation", SEED, photos, size=(36, 64)).c2w)
 
 

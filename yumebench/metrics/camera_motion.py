@@ -65,6 +65,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
 
@@ -697,7 +698,7 @@ def rotation_residuals(
     return p2 - np.column_stack([focal * rays[:, 0] / z + center[0], focal * rays[:, 1] / z + center[1]])
 
 
-def shifted_as_one(windows: list, rotation_cost, config: MotionConfig) -> bool:
+def shifted_as_one(windows: list, rotation_cost: Callable[[float], float], config: MotionConfig) -> bool:
     """Whether every window's tracks move as one: one 2-D shift per window leaves them within the tracks'
     noise floor (``MotionConfig.min_noise_px``, median), and at most half of what a rotation leaves at the
     narrowest FOV the search tries (``rotation_cost(fov)``: its median transfer error). A turn shows its
