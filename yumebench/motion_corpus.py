@@ -351,7 +351,7 @@ class World:
         rays = camera.rays() if rays is None else rays
         dirs = rays @ c2w[:3, :3].T
         origin = c2w[:3, 3]
-        best_t, best = self._hits(origin, dirs, c2w, camera, frame)
+        best_t, best = self._hits(dirs, c2w, camera, frame)
         shaders = self._ordered_surfaces()
         pixel_rad = 1.0 / camera.focal
         colour = np.empty((len(dirs), 3), np.float32)
@@ -369,17 +369,19 @@ class World:
         the sky, NaN where that surface's picture moves on its own (an object crossing, rippling water);
         (H, W). The geometry ``cast`` shades, without its texture: the parallax a camera's motion gives."""
         dirs = camera.rays() @ c2w[:3, :3].T  # the rays' z is 1 in the camera: a ray's t is its depth
-        depth, surface = self._hits(c2w[:3, 3], dirs, c2w, camera, frame)
+        depth, surface = self._hits(dirs, c2w, camera, frame)
         for k, s in enumerate(self._ordered_surfaces()):
             if getattr(s, "ripple", 0.0) or np.any(getattr(s, "velocity", 0.0)):
                 depth[surface == k] = np.nan
         return depth.reshape(camera.height, camera.width)
 
     def _hits(
-        self, origin: np.ndarray, dirs: np.ndarray, c2w: np.ndarray, camera: CameraModel, frame: int
+        self, dirs: np.ndarray, c2w: np.ndarray, camera: CameraModel, frame: int
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Per ray, the distance t to the nearest surface (inf: none) and that surface's index among the
-        planes then the other surfaces (-1: none), as ``_ordered_surfaces`` lists them."""
+        """Per ray from the camera at ``c2w``, the distance t to the nearest surface (inf: none) and that
+        surface's index among the planes then the other surfaces (-1: none), as ``_ordered_surfaces``
+        lists them."""
+        origin = c2w[:3, 3]
         ordered = self._ordered_surfaces()
         planes = [s for s in ordered if isinstance(s, Plane)]
         others = ordered[len(planes) :]
