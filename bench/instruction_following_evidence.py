@@ -68,6 +68,8 @@ def shown_parallax(
     percentile in px, 0.0 with fewer than 10 such pixels; their number.)"""
     import cv2
 
+    from yumebench.metrics import camera_motion as cm
+
     h, w = depth.shape
     centre = np.array([(w - 1) / 2, (h - 1) / 2])
     v, u = np.mgrid[0:h, 0:w].astype(np.float64)
@@ -88,12 +90,10 @@ def shown_parallax(
     keep = followed & ahead & (p_b[:, 0] >= 0) & (p_b[:, 0] <= w - 1) & (p_b[:, 1] >= 0) & (p_b[:, 1] <= h - 1)
     if keep.sum() < 10:
         return 0.0, int(keep.sum())
-    bearing_a = rays[keep] / np.linalg.norm(rays[keep], axis=1, keepdims=True)
-    bearing_b = seen_b[keep] / np.linalg.norm(seen_b[keep], axis=1, keepdims=True)
-    left, _, right = np.linalg.svd(bearing_b.T @ bearing_a)  # Kabsch: the rotation closest to the motion
-    rot = left @ np.diag([1.0, 1.0, np.sign(np.linalg.det(left @ right))]) @ right
-    turned = bearing_a @ rot.T
-    residual = p_b[keep] - (turned[:, :2] / turned[:, 2:] * focal + centre)
+    p_a, p_b, c = np.column_stack([u.reshape(-1), v.reshape(-1)])[keep], p_b[keep], tuple(centre)
+    # one pass of the estimator's Kabsch fit: the rotation closest to the motion of every pixel, none shed
+    rot, _ = cm.fit_rotation(cm._bearings(p_a, focal, c), cm._bearings(p_b, focal, c), iterations=1)
+    residual = cm.rotation_residuals(p_a, p_b, rot, focal, c)
     return float(np.percentile(np.linalg.norm(residual, axis=1), 90)), int(keep.sum())
 
 
