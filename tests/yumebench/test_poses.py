@@ -15,6 +15,7 @@ from yumebench.poses import (
     dominant_action,
     find_action_runs,
     load_poses,
+    mean_motion_action,
     speed_fields,
 )
 from yumebench.synthetic import camera_path, relative_pose, segments_path
@@ -211,3 +212,30 @@ def test_direction_rule_keeps_a_still_camera_still_and_refuses_unknown_rules():
     assert {a.keys for a in decode_action_labels(still, translation_rule="direction")} == {"None"}
     with pytest.raises(ValueError, match="translation_rule"):
         decode_action_labels(still, translation_rule="metric")
+
+
+@pytest.mark.parametrize("action", [Action(k, m) for k in KEYS for m in ("·", "→", "↑←")])
+def test_mean_motion_action_is_the_per_frame_label_where_every_pair_moves_alike(action):
+    c2w = camera_path([action] * 8)
+    assert mean_motion_action(c2w) == action == dominant_action(decode_action_labels(c2w, translation_rule="direction"))
+
+
+def test_mean_motion_action_reads_a_bouncing_turn_as_the_turn():
+    """A car turning left by 1 deg per frame while its pitch jitters by +-3 deg per frame (it rides over
+    the road): each pair's label carries a pitch, and the most frequent pair label is a pitch; the
+    segment's mean motion is a level left turn forward."""
+    pitch = np.tile([3.0, -3.0], 16)
+    c2w = [np.eye(4)]
+    for p in pitch:
+        rel = np.eye(4)
+        rel[:3, :3] = Rotation.from_euler("xyz", [p, -1.0, 0.0], degrees=True).as_matrix()
+        rel[:3, 3] = [0.0, 0.0, 0.5]
+        c2w.append(c2w[-1] @ rel)
+    c2w = np.array(c2w)
+    per_pair = decode_action_labels(c2w, translation_rule="direction")
+    assert {a.mouse for a in per_pair} == {"↑←", "↓←"}
+    assert mean_motion_action(c2w) == Action("W", "←")
+    assert mean_motion_action(c2w, 0, 3) == Action("W", "←")  # one pair up and one down: the mean is level
+    assert mean_motion_action(c2w, 0, 2) == Action("W", "↑←")
+    with pytest.raises(ValueError, match="no frame pair"):
+        mean_motion_action(c2w, 5, 6)
