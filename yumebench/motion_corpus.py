@@ -15,8 +15,9 @@ code, from material the project did not make:
   the view, handheld shake, slow turns, blur / noise / H.264 compression, and a lens with barrel
   distortion (wide and action cameras), under which no rotation maps one view onto the next; and
   turns of 3-10 deg/frame (a car turning a corner at 10 fps), which an 8-frame window turns past;
-  frames taller than wide (a phone held upright, 40-60 deg across); and a camera rolled about its
-  optical axis (held askew, swaying, a drone banking), whose truth includes the roll;
+  frames taller than wide (a phone held upright, 40-60 deg across); a camera rolled about its
+  optical axis (held askew, swaying, a drone banking), whose truth includes the roll; and segments
+  whose turn tightens or eases and whose step speeds up or slows down (a car entering a bend);
 - a smooth non-rigid wobble (``Wobble``): the metric's real input is generated video, whose worlds are
   never quite rigid.
 
@@ -638,6 +639,7 @@ def add_crossing_objects(
 # yaw rates (deg/frame) the paths turn at: a walker's usual turns; slow ones, down to half the published
 # rule's threshold; fast ones (a car turning a corner filmed at 10 fps, a generated video that spins)
 TURN, SLOW_TURN, FAST_TURN = (0.3, 2.0), (0.03, 0.3), (3.0, 10.0)
+RAMP = (0.5, 0.9)  # a ramped segment's speeds go from 1 - d to 1 + d times the drawn ones (or back), d in RAMP
 # steps (m/frame): a walker at 16-30 fps; a car at 10 fps (KITTI's odometry sequences drive at about
 # 15-45 km/h, 0.4-1.25 m per frame), whose heading drifts slowly as it keeps to its lane
 WALK_STEP, DRIVE_STEP, DRIVE_TURN = (0.03, 0.1), (0.4, 1.0), (0.1, 0.4)
@@ -672,14 +674,23 @@ def walk_path(
     heading_deg: float = 0.0,
     pitch_deg: float = 0.0,
     start: Sequence[float] = (0.0, 0.0, 0.0),
+    ramps: Sequence[tuple[float, float, float, float]] | None = None,
 ) -> np.ndarray:
     """Camera-to-world poses (OpenCV axes) of a walker: one action per segment, held for
     ``frames_per_segment`` frame pairs. Keys move the camera horizontally along its heading (W/S) and
-    sideways (A/D); → turns about the world's vertical axis; ↑ tilts the camera about its own x axis."""
+    sideways (A/D); → turns about the world's vertical axis; ↑ tilts the camera about its own x axis.
+    ``ramps`` (one per segment: the step's factor at its first and last pair, the turn's and tilt's at its
+    first and last pair) scale the speeds linearly over each segment: a walker or car that speeds up or
+    slows down, a turn that tightens or eases."""
     heading, pitch = math.radians(heading_deg), math.radians(pitch_deg)
     pos = np.asarray(start, float).copy()
     poses = []
     per_pair = [a for a in actions for _ in range(frames_per_segment)]
+    along = np.linspace(0.0, 1.0, frames_per_segment)
+    factors = np.ones((len(per_pair), 2))
+    for i, (step0, step1, turn0, turn1) in enumerate(ramps or []):
+        span = slice(i * frames_per_segment, (i + 1) * frames_per_segment)
+        factors[span] = np.column_stack([step0 + (step1 - step0) * along, turn0 + (turn1 - turn0) * along])
     for k in range(len(per_pair) + 1):
         c2w = np.eye(4)
         c2w[:3, :3] = _rot_y(heading) @ _rot_x(pitch)
@@ -693,9 +704,10 @@ def walk_path(
         move = forward * fwd + strafe * right
         if forward and strafe:
             move /= math.sqrt(2)
-        pos = pos + speeds.step_m * move
-        heading += yaw * math.radians(speeds.yaw_deg)
-        pitch += tilt * math.radians(speeds.pitch_deg)  # ↑ raises the view: rotation about +x lifts z to -y
+        step, turn = factors[k]
+        pos = pos + step * speeds.step_m * move
+        heading += turn * yaw * math.radians(speeds.yaw_deg)
+        pitch += turn * tilt * math.radians(speeds.pitch_deg)  # ↑ raises the view: rotation about +x lifts z to -y
     return np.stack(poses)
 
 
@@ -1088,16 +1100,24 @@ def _finish(name, condition, rng, frames, c2w, n, segs, meta) -> CorpusVideo:
     return CorpusVideo(f"{condition}-{name}", condition, frames, segment_truth(c2w, n, segs), c2w, meta)
 
 
-def _plan(rng, world, pool, n, segs, *, turn=TURN, step=WALK_STEP, pitch=(-8, 8), heading=(-25, 25), start_box=1.0):
+def _plan(
+    rng, world, pool, n, segs, *, turn=TURN, step=WALK_STEP, pitch=(-8, 8), heading=(-25, 25), start_box=1.0, ramp=None
+):
     """Actions, speeds and the exact path, redrawn until the path stays where the world allows and
-    the view stays within 60 deg of the horizon (35 deg unless the condition is pitched)."""
+    the view stays within 60 deg of the horizon (35 deg unless the condition is pitched). ``ramp`` (a
+    range): each segment's step and turn change linearly from 1 - d to 1 + d times their speed, or from
+    1 + d to 1 - d, d drawn from the range for each (``walk_path``'s ramps)."""
     limit = 60.0 if max(abs(pitch[0]), abs(pitch[1])) > 20 else 35.0
     for _ in range(200):
         actions = _actions(rng, pool, segs)
         speeds = _speeds(rng, turn, step)
         start_pitch = rng.uniform(*pitch)
         start = (rng.uniform(-start_box, start_box), 0.0, rng.uniform(-start_box, start_box))
-        c2w = walk_path(actions, n, speeds, rng.uniform(*heading), start_pitch, start)
+        ramps = None
+        if ramp is not None:
+            d = rng.uniform(*ramp, size=(segs, 2)) * rng.choice([-1.0, 1.0], size=(segs, 2))
+            ramps = [(1 - a, 1 + a, 1 - b, 1 + b) for a, b in d]
+        c2w = walk_path(actions, n, speeds, rng.uniform(*heading), start_pitch, start, ramps)
         view_pitch = np.degrees(np.arcsin(np.clip(-c2w[:, 1, 2], -1, 1)))
         if np.abs(view_pitch).max() <= limit and all(world.walkable(p) for p in c2w[:, :3, 3]):
             return c2w, speeds, start_pitch
@@ -1180,13 +1200,16 @@ def _street(
     roll=False,
     rolling=None,
     gait=False,
+    ramp=None,
     backend=None,
 ) -> CorpusVideo:
     world = street_world(rng, photos, sampling, facade_height=facade, walk_length=walk_length, half_width=half_width)
     world.backend = backend
     if objects:
         add_crossing_objects(world, rng, photos, objects)
-    c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, step=step, pitch=pitch, heading=heading)
+    c2w, speeds, start_pitch = _plan(
+        rng, world, pool, n, segs, turn=turn, step=step, pitch=pitch, heading=heading, ramp=ramp
+    )
     c2w, frames, camera_meta = _film(
         world,
         c2w,
@@ -1241,6 +1264,7 @@ def _pano(
     roll=False,
     rolling=None,
     gait=False,
+    ramp=None,
     backend=None,
 ) -> CorpusVideo:
     # the night panoramas are mostly black: only the night condition uses them
@@ -1250,7 +1274,7 @@ def _pano(
     world.backend = backend
     if objects:
         add_crossing_objects(world, rng, photos, objects)
-    c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, pitch=pitch, heading=(0, 360))
+    c2w, speeds, start_pitch = _plan(rng, world, pool, n, segs, turn=turn, pitch=pitch, heading=(0, 360), ramp=ramp)
     c2w, frames, camera_meta = _film(
         world,
         c2w,
@@ -1397,6 +1421,12 @@ CONDITIONS: dict[str, ConditionSpec] = {
     # a car's dashcam (KITTI's odometry frames are 1241x376 at 10 fps): fast and level, the near road
     # sweeping out of the view within a few frames
     "street-drive": _spec("drive", WIDE, _street, **DRIVE, desc="driving 0.4-1 m/frame, level, 1240x376"),
+    # a segment's motion is not always steady: a car entering a bend (KITTI odometry 07 turns 0.6 deg per
+    # frame at the start of 32 frames and 3.3 at their end, while it speeds up from 0.12 to 0.4 m/frame),
+    # a generated turn that eases in; its step and its turn each change from 0.1-0.5 to 1.5-1.9 times
+    # their speed over the segment, or back
+    "street-ramp": _spec("ramp", MID, _street, ramp=RAMP, desc="turns that tighten or ease, steps that speed up"),
+    "pano-walk-ramp": _spec("ramp", MID, _pano, True, ramp=RAMP),
     # drives like those with the car's bonnet in view: content fixed to the frame that only turns show
     "street-drive-bonnet": _spec(
         "overlay",
