@@ -1263,3 +1263,31 @@ def test_a_still_background_top_to_bottom_is_a_camera_at_rest_not_a_walk():
     rested = estimator._background_checked(at_rest, d, motion, WIDTH, CENTER)
     assert rested.decision == "rotation" and not rested.direction.any() and min(rested.still_background) > 0.5
     assert abs(rested.yaw_deg_per_frame) < 0.01 and abs(rested.pitch_deg_per_frame) < 0.01
+
+
+def test_steps_agree_where_most_windows_step_one_way():
+    """A window's chord is brought to one frame before the comparison: four windows of a car turning 3
+    deg per frame while it drives straight ahead chord 10.5 deg to the side, and each steps forward. Three
+    windows stepping forward and one sideways agree; windows stepping every which way (the spurious steps
+    of a wobbling turn) do not; degenerate windows are left out of the count, and one window alone is not
+    agreement."""
+
+    def window(step_deg: float, turn_deg: float = 0.0, kind: str = "translation") -> cm.PairMotion:
+        rot = Rotation.from_euler("y", turn_deg * 8, degrees=True).as_matrix()
+        per_frame = Rotation.from_euler("y", turn_deg, degrees=True).as_matrix()
+        step = np.array([math.sin(math.radians(step_deg)), 0.0, math.cos(math.radians(step_deg))])
+        position, heading = np.zeros(3), np.eye(3)
+        for _ in range(8):  # the camera's path over the window, in its first frame
+            position = position + heading @ step
+            heading = heading @ per_frame
+        return cm.PairMotion(kind, rot, position / np.linalg.norm(position), 100, frames=8)
+
+    turning = [window(0.0, 3.0) for _ in range(4)]
+    chord = math.degrees(math.atan2(turning[0].direction[0], turning[0].direction[2]))
+    assert chord == pytest.approx(10.5, abs=0.1)
+    assert cm._steps_agree(turning, 5.0)
+    assert cm._steps_agree([window(0.0), window(5.0), window(-5.0), window(90.0)], 20.0)
+    assert not cm._steps_agree([window(0.0), window(60.0), window(150.0), window(-100.0)], 20.0)
+    degenerate = window(0.0, kind="rotation")
+    assert cm._steps_agree([window(0.0), window(3.0), degenerate, window(120.0)], 20.0)
+    assert not cm._steps_agree([window(0.0), degenerate, degenerate], 20.0)

@@ -38,6 +38,7 @@ from yumebench.motion_corpus import (  # noqa: E402
     street_world,
     walk_path,
 )
+from yumebench.poses import mean_motion_action, relative_motion  # noqa: E402
 
 
 def test_every_mip_level_samples_the_texture_at_the_same_place():
@@ -753,3 +754,46 @@ def test_a_cars_bonnet_does_not_stop_a_slow_turn_from_being_read():
     assert [r["correct"] for r in results] == [True] * 3, [(r["expected"], r["predicted"]) for r in results]
     blind = IFConfig(motion=replace(MotionConfig(), fixed_unexplained_px=1e9))
     assert [r["predicted"]["mouse"] for r in score_video_segments(video.frames, video.segments, blind)] == ["·"] * 3
+
+
+def test_walk_path_ramps_each_segments_speeds():
+    """A ramped segment's step and turn change linearly between its first and last pair; a segment ramped
+    by 1 to 1 moves as the plain path does."""
+    speeds = MotionSpeeds(0.1, 1.0, 0.5)
+    actions = [Action("W", "→"), Action("A", "↑")]
+    ramped = walk_path(actions, 4, speeds, ramps=[(0.5, 1.5, 0.2, 1.8), (1.0, 1.0, 1.0, 1.0)])
+    t, euler = relative_motion(ramped)
+    np.testing.assert_allclose(np.linalg.norm(t[:4], axis=1), 0.1 * np.linspace(0.5, 1.5, 4))
+    np.testing.assert_allclose(np.degrees(euler[:4, 1]), np.linspace(0.2, 1.8, 4))
+    plain_t, plain_euler = relative_motion(walk_path(actions, 4, speeds))
+    np.testing.assert_allclose(t[4:], plain_t[4:], atol=1e-12)
+    np.testing.assert_allclose(euler[4:], plain_euler[4:], atol=1e-12)
+    assert make_video("street-ramp", SEED, real_photos(), size=(36, 64), frames_per_segment=8).segments
+
+
+def test_a_turn_that_tightens_is_read_from_its_windows_where_no_steady_motion_fits():
+    """A car entering a bend: its turn tightens from 0.5 to 3 deg per frame over the segment while it
+    speeds up from 0.05 to 0.15 m per frame (KITTI odometry 07's first 32 frames: 0.6 to 3.3 deg, 0.12 to
+    0.4 m). No steady walker fits its windows: the best leaves more than max_walker_misfit per track, and
+    its depths do not carry over from one window to the next, so version 33 read a turn without a step.
+    The windows' own motions read it: forward, turning left."""
+    rng = np.random.default_rng(2)
+    world = street_world(rng, real_photos(), walk_length=80.0, half_width=(8.0, 12.0))
+    fov = rng.uniform(60, 90)
+    c2w = [np.eye(4)]
+    for k in range(32):
+        rel = np.eye(4)
+        rel[:3, :3] = Rotation.from_euler("y", -0.5 - 2.5 * k / 31, degrees=True).as_matrix()
+        rel[:3, 3] = [0.0, 0.0, 0.05 + 0.1 * k / 31]
+        c2w.append(c2w[-1] @ rel)
+    c2w = np.array(c2w)
+    c2w[:, 2, 3] -= 15.0
+    truth = mean_motion_action(c2w)
+    assert truth == Action("W", "←")
+    frames = _render(world, CameraModel(SIZE[1], SIZE[0], fov), c2w)
+    segment = [{"start": 0, "end": 33, "keys": truth.keys, "mouse": truth.mouse}]
+    read = score_video_segments(frames, segment, IFConfig())[0]
+    assert read["correct"] and read["motion"]["decision"] == "translation", read["predicted"]
+    assert abs(read["motion"]["direction"][0]) < 0.3  # each window's chord brought to one frame: no strafe
+    steady = IFConfig(motion=MotionConfig(max_walker_misfit=None))
+    assert score_video_segments(frames, segment, steady)[0]["predicted"]["keys"] == "None"

@@ -211,7 +211,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "33"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "34"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -253,7 +253,10 @@ class InstructionFollowing(Dimension):
     # is also found in windows whose scene does not move alike, where no static point explains its still
     # tracks under the other tracks' essential matrix (a car's bonnet made slow turns read as none); 33:
     # a segment read as translation whose tracks move as one 2-D shift per window (no perspective, no
-    # depth: a pan through a long lens or over a photograph, read as a step) is a turn (shifted_as_one)
+    # depth: a pan through a long lens or over a photograph, read as a step) is a turn (shifted_as_one); 34:
+    # a translating segment that no steady walker fits (over 5 per track: a car entering a bend, its turn
+    # tightening), whose windows turn at different rates and mostly step the same way, takes its windows'
+    # own motions, each brought to one frame (KITTI odometry 07's turns were read as turns without a step)
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
