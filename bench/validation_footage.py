@@ -163,12 +163,18 @@ def locate(clip: Clip, sources: list[Path]) -> tuple[Path | None, str | None]:
     return None, f"{found[0]}: not the manifest's file (sha256 differs; {clip.repo} at {clip.commit})"
 
 
+def segment_spans(frame_count: int) -> list[tuple[int, int]]:
+    """Consecutive ``[start, end)`` segments of SEGMENT_FRAMES frames over ``frame_count`` frames, sharing
+    their end frame."""
+    return [(s, s + SEGMENT_FRAMES + 1) for s in range(0, frame_count - SEGMENT_FRAMES, SEGMENT_FRAMES)]
+
+
 def segments(frame_count: int, clip: Clip) -> list[dict]:
-    """Consecutive segments of SEGMENT_FRAMES frames (sharing their end frame) over the kept frames, each
-    commanded the clip's action (no turn where the clip's turn is not known: see ``score_clip``)."""
+    """The kept frames' segments (``segment_spans``), each commanded the clip's action (no turn where the
+    clip's turn is not known: see ``score_clip``)."""
     return [
-        {"start": s, "end": s + SEGMENT_FRAMES + 1, "keys": clip.keys, "mouse": clip.mouse or "·"}
-        for s in range(0, frame_count - SEGMENT_FRAMES, SEGMENT_FRAMES)
+        {"start": start, "end": end, "keys": clip.keys, "mouse": clip.mouse or "·"}
+        for start, end in segment_spans(frame_count)
     ]
 
 
@@ -231,13 +237,18 @@ def main() -> None:
             continue
         for r in results[name]:
             print(_row(name, r))
-    right = sum(r["correct"] for rs in results.values() for r in rs)
-    total = sum(len(rs) for rs in results.values())
+    finish(results, problems, args.json)
+
+
+def finish(results: dict[str, list[dict]], problems: list[str], json_path: Path | None) -> None:
+    """Print each source's and all segments right, write every result to ``json_path`` where given, and
+    exit with status 1 where a source could not be scored (its problem is already on stderr)."""
     for name, rs in results.items():
         print(f"{name}: {sum(r['correct'] for r in rs)}/{len(rs)} segments right")
-    print(f"all: {right}/{total} segments right")
-    if args.json:
-        args.json.write_text(json.dumps(results, default=float, indent=1))
+    right = sum(r["correct"] for rs in results.values() for r in rs)
+    print(f"all: {right}/{sum(len(rs) for rs in results.values())} segments right")
+    if json_path:
+        json_path.write_text(json.dumps(results, default=float, indent=1))
     if problems:
         sys.exit(1)
 

@@ -37,17 +37,15 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import math
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from validation_footage import finish, segment_spans
 
 from yumebench.files import sha256_file
-
-SEGMENT_FRAMES = 32  # as in the accuracy bench's corpus and the footage check (segments share an end frame)
 
 
 @dataclass(frozen=True)
@@ -132,13 +130,12 @@ def load(seq: Sequence, sources: list[Path]) -> tuple[np.ndarray | None, np.ndar
 
 
 def segments(seq: Sequence, frame_count: int, c2w: np.ndarray | None) -> list[dict]:
-    """Consecutive segments of SEGMENT_FRAMES frames sharing their end frame, each labelled from the poses
-    (the mean per-frame motion) or with the sequence's label."""
+    """The footage check's segments (``segment_spans``), each labelled from the poses (the mean per-frame
+    motion) or with the sequence's label."""
     from yumebench.poses import mean_motion_action
 
     out = []
-    for start in range(0, frame_count - SEGMENT_FRAMES, SEGMENT_FRAMES):
-        end = start + SEGMENT_FRAMES + 1
+    for start, end in segment_spans(frame_count):
         keys, mouse = seq.label or (lambda a: (a.keys, a.mouse))(mean_motion_action(c2w, start, end))
         out.append({"start": start, "end": end, "keys": keys, "mouse": mouse})
     return out
@@ -148,10 +145,10 @@ def true_rates(c2w: np.ndarray | None, start: int, end: int) -> tuple[float, flo
     """The mean yaw and pitch per frame (deg) of frames ``[start, end)``, 0 where there are no poses."""
     if c2w is None:
         return 0.0, 0.0
-    from yumebench.poses import relative_motion
+    from yumebench.poses import mean_motion
 
-    _, euler = relative_motion(c2w[start:end])
-    return math.degrees(euler[:, 1].mean()), math.degrees(euler[:, 0].mean())
+    _, euler = mean_motion(c2w, start, end)
+    return math.degrees(euler[1]), math.degrees(euler[0])
 
 
 def _row(name: str, r: dict, rates: tuple[float, float]) -> str:
@@ -199,14 +196,7 @@ def main() -> None:
         for r in results[name]:
             r["true_rates_deg_per_frame"] = true_rates(c2w, r["start"], r["end"])
             print(_row(name, r, r["true_rates_deg_per_frame"]))
-    for name, rs in results.items():
-        print(f"{name}: {sum(r['correct'] for r in rs)}/{len(rs)} segments right")
-    right = sum(r["correct"] for rs in results.values() for r in rs)
-    print(f"all: {right}/{sum(len(rs) for rs in results.values())} segments right")
-    if args.json:
-        args.json.write_text(json.dumps(results, default=float, indent=1))
-    if problems:
-        sys.exit(1)
+    finish(results, problems, args.json)
 
 
 if __name__ == "__main__":

@@ -245,12 +245,18 @@ def mean_motion_action(
     1.0 deg per frame, and their most frequent label is "W,↓→" (7 of 32 pairs). This is the label of the
     segment read as one constant motion, which is how the instruction-following metric reads it. On a
     path that moves alike in every pair it equals the per-frame label."""
+    mean_t, mean_euler = mean_motion(c2w, start, end)
+    tt, rt = translation_threshold, rotation_threshold
+    return _rule(mean_t[None], mean_euler[None], tt, rt, translation_rule, direction_threshold)[0]
+
+
+def mean_motion(c2w: np.ndarray, start: int = 0, end: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The mean over the frame pairs of ``[start, end)`` of ``relative_motion``'s translation (each in its
+    own camera's frame) and Euler angles (radians): (3,) each."""
     t, euler = relative_motion(np.asarray(c2w)[start:end])
     if len(t) == 0:
         raise ValueError(f"frame range [{start}, {end}) holds no frame pair")
-    mean_t, mean_euler = t.mean(axis=0, keepdims=True), euler.mean(axis=0, keepdims=True)
-    tt, rt = translation_threshold, rotation_threshold
-    return _rule(mean_t, mean_euler, tt, rt, translation_rule, direction_threshold)[0]
+    return t.mean(axis=0), euler.mean(axis=0)
 
 
 # ----------------------------------------------------------------------------------------------------
