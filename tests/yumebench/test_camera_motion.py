@@ -797,12 +797,16 @@ def test_a_turn_with_few_tracks_per_window_is_a_turn_and_few_unrelated_tracks_st
     assert estimator._sparse_turn(_sparse_windows(0, 4), WIDTH, CENTER) is None
 
 
-def _walker_windows(params: np.ndarray, points: np.ndarray, focal: float, displacement=None, shake=None) -> list:
+def _walker_windows(
+    params: np.ndarray, points: np.ndarray, focal: float, displacement=None, shake=None, speeds=(1.0, 1.0, 1.0)
+) -> list:
     """Three 8-frame windows of tracks of world ``points`` seen by the walker ``params`` (its unit step
     per frame), each window's tracks starting where the previous window's end; ``displacement(k, p)``
     (pixels) is added to the tracks' positions at window boundary k (a scene that deforms); ``shake``
-    (4, 3 rotation vectors) turns the camera at each window boundary on top of the walker."""
+    (4, 3 rotation vectors) turns the camera at each window boundary on top of the walker; window k's
+    chord is stretched ``speeds[k]`` times (a walker that speeds up or slows down)."""
     rot, pos = cm.walker_poses(params, np.array([0, 8, 16, 24]))
+    pos = np.concatenate([pos[:1], pos[:1] + np.cumsum(np.diff(pos, axis=0) * np.array(speeds)[:, None], axis=0)])
     if shake is not None:
         rot = rot @ Rotation.from_rotvec(shake).as_matrix()
     views = []
@@ -840,6 +844,32 @@ def test_depths_carry_over_between_windows_of_a_rigid_walk_and_not_under_a_wobbl
     assert wobbled.ratio == pytest.approx(2.0, abs=0.3)
     assert wobbled.sign_test() < cm.MotionConfig().depth_significance
     assert cm.depth_consistency(wobbling[:1], walker, focal, CENTER) is None  # no pair of windows
+    # the estimator's speed ratio (the best between windows) does not explain a wobble away
+    change = cm.MotionConfig().max_speed_change
+    assert cm.depth_consistency(wobbling, walker, focal, CENTER, speed_change=change).ratio > 1.5
+
+
+def test_depths_carry_over_when_a_walker_changes_speed_at_a_speed_ratio_fitted_per_pair_of_windows():
+    """Known answers. The rigid sideways walk above through a farther scene, its step halving from each
+    window to the next (4, 2, 1 units per frame), checked against its steady walker: at the steady speed
+    the carried-over depths predict the next window's tracks about twice as badly as the rotation alone
+    (the estimator reads the walk as a turn); with the speed ratio fitted per pair (within the estimator's
+    bound, 2.5 times either way) they predict them almost exactly, and so for a step doubling. A
+    fourfold change per window lies beyond the bound: the depths still predict it, but only roughly."""
+    config = cm.MotionConfig()
+    estimator = cm.OpenCVMotionEstimator(config)
+    focal = 230.0
+    walker = np.array([0.0, math.radians(-0.5), 0.0, math.radians(90.0)])
+    points = _scene(np.random.default_rng(3), depth=(200.0, 2000.0), focal=focal)
+    change = config.max_speed_change
+    halving = _walker_windows(walker, points, focal, speeds=(4.0, 2.0, 1.0))
+    steady = cm.depth_consistency(halving, walker, focal, CENTER)
+    assert steady.ratio == pytest.approx(2.0, abs=0.3) and estimator._depths_fail(steady)
+    assert cm.depth_consistency(halving, walker, focal, CENTER, speed_change=change).ratio < 0.1
+    doubling = _walker_windows(walker, points, focal, speeds=(1.0, 2.0, 4.0))
+    assert cm.depth_consistency(doubling, walker, focal, CENTER, speed_change=change).ratio < 0.1
+    quadrupling = _walker_windows(walker, points, focal, speeds=(1.0, 4.0, 16.0))
+    assert cm.depth_consistency(quadrupling, walker, focal, CENTER, speed_change=change).ratio > 0.5
 
 
 def test_the_depth_check_asks_the_carried_over_tracks_to_bear_out_its_ratio():
