@@ -2052,17 +2052,18 @@ def depth_consistency(
     share) are predicted from the first's inverse depths (``inverse_depths``, scaled by the windows'
     lengths: the walker moves at constant speed, and by the speed ratio in ``[1 / speed_change,
     speed_change]`` that predicts best, SPEED_STEPS ratios tried) and the second's walker motion, and
-    compared with the second window's rotation-only fit on the same tracks. Its ``ratio`` (the median over the pairs of
-    the median prediction error over the median rotation error): below 1 the depths carry over (a rigid
-    scene); above it they predict worse than no translation at all (a smooth wobble that each window's
-    essential matrix absorbs with a depth per track, which changes from one window to the next). Its
-    ``worse`` and ``carried``: the paired comparison, track by track. None where no pair has
+    compared with the second window's rotation-only fit on the same tracks. Its ``ratio`` (the median over
+    the pairs of the median prediction error over the median rotation error): below 1 the depths carry
+    over (a rigid scene); above it they predict worse than no translation at all (a smooth wobble that
+    each window's essential matrix absorbs with a depth per track, which changes from one window to the
+    next). Its ``worse`` and ``carried``: the paired comparison, track by track. None where no pair has
     ``min_matches`` tracks. (Refining each window's rotation with its translation held, so that shake the
     walker does not span would not count: tuning seeds 598 instead of 601 of 633; the rotation absorbs
     part of the wobble.)"""
     from scipy.spatial import cKDTree
 
     rotations, translations = walker_window_motions(params, windows, shake)
+    speeds = np.geomspace(1.0 / speed_change, speed_change, SPEED_STEPS) if speed_change > 1.0 else np.ones(1)
     ratios, worse, carried = [], 0, 0
     for k in range(len(windows) - 1):
         a, b = windows[k], windows[k + 1]
@@ -2075,7 +2076,6 @@ def depth_consistency(
         j = nearest[matched]
         rho = inverse_depths(a.p1[j], a.p2[j], rotations[k], translations[k], focal, center) * b.frames / a.frames
         x1 = np.column_stack([(b.p1[matched] - center) / focal, np.ones(matched.sum())])
-        speeds = np.geomspace(1.0 / speed_change, speed_change, SPEED_STEPS) if speed_change > 1.0 else np.ones(1)
         moved = x1 @ rotations[k + 1].T + speeds[:, None, None] * rho[:, None] * translations[k + 1]
         predicted = moved[..., :2] / np.maximum(moved[..., 2:], 1e-6) * focal + np.asarray(center)
         errors = np.linalg.norm(predicted - b.p2[matched], axis=-1)
