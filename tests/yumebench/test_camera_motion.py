@@ -2,7 +2,6 @@
 model selection, focal self-calibration, the cheirality choice and the joint constant-motion fit."""
 
 import math
-from collections.abc import Callable
 from dataclasses import replace
 
 import numpy as np
@@ -76,16 +75,6 @@ def test_gric_keeps_pure_rotation_and_finds_parallax_on_a_fifth_of_the_points():
     assert cm.gric_difference(transfer, sampson, sigma) > 0
 
 
-def _rotation_cost(windows: list) -> Callable[[float], float]:
-    """A rotation's median transfer error over ``windows`` at a FOV, as the estimator's FOV search has it."""
-
-    def cost(fov: float) -> float:
-        f = cm._focal_of(fov, WIDTH)
-        return float(np.median(np.concatenate([cm.rotation_transfer(w.p1, w.p2, f, CENTER)[1] for w in windows])))
-
-    return cost
-
-
 def test_tracks_that_move_as_one_shift_are_told_from_a_turn_and_from_a_step():
     """Known answers for ``shifted_as_one``: the picture shifted 30 px per window (a pan through a long lens
     or over a photograph) moves as one; a turn of the same size at 65 deg shows its perspective, a step
@@ -101,7 +90,7 @@ def test_tracks_that_move_as_one_shift_are_told_from_a_turn_and_from_a_step():
         return out
 
     def decide(ws) -> bool:
-        return cm.shifted_as_one(ws, _rotation_cost(ws), config)
+        return cm.shifted_as_one(ws, lambda fov: cm.rotation_cost(ws, fov, WIDTH, CENTER), config)
 
     assert decide(windows(lambda p: p + [-30.0, 0.4]))
     assert not decide(windows(lambda p: p + [-2.0, 0.0]))

@@ -957,6 +957,14 @@ def _undistorted(w: _Window, barrel: float, center: tuple[float, float], width: 
     )
 
 
+def rotation_cost(windows: list, fov: float, width: int, center: tuple[float, float], barrel: float = 0.0) -> float:
+    """The median transfer error of one rotation per window over ``windows`` at a FOV (through a barrel
+    lens of coefficient ``barrel``): what the FOV search minimises."""
+    focal = _focal_of(fov, width)
+    undistorted = [_undistorted(w, barrel, center, width) for w in windows]
+    return float(np.median(np.concatenate([rotation_transfer(w.p1, w.p2, focal, center)[1] for w in undistorted])))
+
+
 def unroll_points(
     p1: np.ndarray,
     p2: np.ndarray,
@@ -1476,9 +1484,7 @@ class OpenCVMotionEstimator:
         thinned = _thinned(moving, _thinning(moving, SEARCH_TRACKS))
 
         def cost(fov: float, barrel: float = 0.0) -> float:
-            f = _focal_of(fov, width)
-            ws = [_undistorted(w, barrel, center, width) for w in thinned]
-            return float(np.median(np.concatenate([rotation_transfer(w.p1, w.p2, f, center)[1] for w in ws])))
+            return rotation_cost(thinned, fov, width, center, barrel)
 
         def best_fov() -> float:  # the pinhole FOV at which one rotation per window fits best
             costs = [cost(f) for f in c.fov_candidates]
