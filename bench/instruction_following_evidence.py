@@ -66,15 +66,13 @@ def shown_parallax(
     (``depth``: inf for the sky, NaN where the picture moves on its own), how far the scene point it
     sees lands in frame ``b`` from where the rotation that best maps all of them puts it. (The 90th
     percentile in px, 0.0 with fewer than 10 such pixels; their number.)"""
-    import cv2
-
     from yumebench.metrics import camera_motion as cm
 
     h, w = depth.shape
     centre = np.array([(w - 1) / 2, (h - 1) / 2])
     v, u = np.mgrid[0:h, 0:w].astype(np.float64)
     rays = np.stack([(u - centre[0]) / focal, (v - centre[1]) / focal, np.ones_like(u)], -1).reshape(-1, 3)
-    eig = cv2.cornerEigenValsAndVecs(cv2.GaussianBlur(raw, (3, 3), 0.8), 7, 3)  # as detect_features reads it
+    _, eig = cm.structure_eigen(raw)  # as detect_features reads it
     z = depth.reshape(-1)
     followed = (np.minimum(eig[..., 0], eig[..., 1]).reshape(-1) >= floor) & ~np.isnan(z)
     world_dirs = rays @ c2w_a[:3, :3].T

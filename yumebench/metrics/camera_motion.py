@@ -491,6 +491,13 @@ def noise_sigma(raw: np.ndarray) -> float:
     return float(np.percentile(response, 25)) / (6.0 * 0.3186)  # 25th percentile of |N(0, 1)| = 0.3186
 
 
+def structure_eigen(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The frame lightly blurred, and per pixel its structure tensor's eigenvalues and eigenvectors
+    (h, w, 6: l1, l2, x1, y1, x2, y2): a corner's strength is the smaller eigenvalue (``detect_features``)."""
+    blurred = cv2.GaussianBlur(raw, (3, 3), 0.8)
+    return blurred, cv2.cornerEigenValsAndVecs(blurred, 7, 3)
+
+
 def detect_features(
     tracking: np.ndarray,
     raw: np.ndarray,
@@ -506,8 +513,7 @@ def detect_features(
     pts = cv2.goodFeaturesToTrack(tracking, 3 * config.max_corners, qualityLevel=0.001, minDistance=6, blockSize=7)
     if pts is None:
         return none
-    blurred = cv2.GaussianBlur(raw, (3, 3), 0.8)
-    eig = cv2.cornerEigenValsAndVecs(blurred, 7, 3)  # (h, w, 6): l1, l2, x1, y1, x2, y2
+    blurred, eig = structure_eigen(raw)
     xy = pts[:, 0]
     h, w = raw.shape
     ix = np.clip(np.round(xy[:, 0]).astype(int), 0, w - 1)
