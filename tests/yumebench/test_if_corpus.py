@@ -779,7 +779,8 @@ def test_a_turn_that_tightens_is_read_from_its_windows_where_no_steady_motion_fi
     speeds up from 0.05 to 0.15 m per frame (KITTI odometry 07's first 32 frames: 0.6 to 3.3 deg, 0.12 to
     0.4 m). No steady walker fits its windows: the best leaves more than max_walker_misfit per track, and
     its depths do not carry over from one window to the next, so version 33 read a turn without a step.
-    The windows' own motions read it: forward, turning left."""
+    The windows' own motions read it: forward, turning left; so does the walker whose rates change
+    (version 36's ramped walker: a turn that tightens linearly is in its space), without them."""
     rng = np.random.default_rng(2)
     world = street_world(rng, real_photos(), walk_length=80.0, half_width=(8.0, 12.0))
     fov = rng.uniform(60, 90)
@@ -798,5 +799,7 @@ def test_a_turn_that_tightens_is_read_from_its_windows_where_no_steady_motion_fi
     read = score_video_segments(frames, segment, IFConfig())[0]
     assert read["correct"] and read["motion"]["decision"] == "translation", read["predicted"]
     assert abs(read["motion"]["direction"][0]) < 0.3  # each window's chord brought to one frame: no strafe
-    steady = IFConfig(motion=MotionConfig(max_walker_misfit=None))
+    ramped = score_video_segments(frames, segment, IFConfig(motion=MotionConfig(max_walker_misfit=None)))[0]
+    assert ramped["correct"] and abs(ramped["motion"]["direction"][0]) < 0.3, ramped["predicted"]
+    steady = IFConfig(motion=MotionConfig(max_walker_misfit=None, fit_ramps=False))
     assert score_video_segments(frames, segment, steady)[0]["predicted"]["keys"] == "None"

@@ -48,9 +48,11 @@ can still be a local minimum that every proposed start settles in, so the best m
 (the sideways step reversed) is refined too and kept when it fits better; a fit that turns past a
 quarter turn per window is an alias of a slower turn and is refused. Where the walker leaves much
 unexplained and a small rotation and displacement of the camera at each window's ends (handheld shake,
-a walker's bob and sway) explains most of it, the segment is fitted with that shake. The focal length of
-translating segments is the video's (a camera keeps its lens): the median of its rotation segments'
-self-calibrations (a turn of ``min_calibration_deg`` per window pins the focal to about a degree), else
+a walker's bob and sway) explains most of it, the segment is fitted with that shake; where a walker
+whose step, yaw and pitch each change linearly in time (``walker_ramps``: a walker speeding up, a turn
+tightening) explains most of it, with that walker, its rates read at the segment's middle frame. The
+focal length of translating segments is the video's (a camera keeps its lens): the median of its rotation
+segments' self-calibrations (a turn of ``min_calibration_deg`` per window pins the focal to about a degree), else
 a Mendonça-Cipolla self-calibration from the translating windows (poorly conditioned for a level walker:
 its rotation axis is perpendicular to its step, nearly a critical motion), else ``default_fov_deg``.
 Where the camera's FOV is known (``MotionConfig.known_fov_deg``: a renderer's or a calibrated camera),
@@ -234,6 +236,8 @@ class MotionConfig:
     # rolling 0.1 deg/frame, 19 -> 24; 0.3 deg/frame, 15 -> 22; the roll conditions 29 -> 32 of 36; every
     # other reading of the test table (738 segments) the same.
     fit_roll: bool = True
+    # a walker whose step, yaw and pitch change at a steady rate (constant_motion_fit, RAMP_COST and RAMP_GAIN)
+    fit_ramps: bool = True
     # A translating segment whose joint constant-motion fit leaves more than max_walker_misfit per track
     # (capped at 9: most tracks are off by over 2 sigma) did not move at one rate: a car entering a bend
     # (KITTI odometry 07 turns by 0.6 deg per frame at a segment's start and 3.3 at its end, while each
@@ -1722,6 +1726,7 @@ class OpenCVMotionEstimator:
                 center,
                 c.refine_mirror,
                 roll=None if c.fit_roll else False,
+                ramp=None if c.fit_ramps else False,
                 step_starts=c.step_starts,
             )
             if per_frame is not None:
@@ -1992,7 +1997,18 @@ def walker_window_motions(
     offsets = _window_offsets(windows)
     _, at = np.unique(offsets, return_inverse=True)
     shake = None if shake is None else np.asarray(shake, float)
-    return _walker_relatives(np.asarray(params, float)[:ROLLING_WALKER], offsets, shake, at)
+    return _walker_relatives(np.asarray(params, float), offsets, shake, at)
+
+
+def walker_path_lengths(params: np.ndarray, windows: list) -> np.ndarray:
+    """The length of the walker's path over each window, in steps: the window's frames, or for a ramped
+    walker (``walker_ramps``) the sum of its steps' lengths."""
+    frames = np.array([w.frames for w in windows], float)
+    if len(params) != RAMPED_WALKER:
+        return frames
+    first = np.array([w.start for w in windows]) - min(w.start for w in windows)
+    steps, _, _ = walker_ramps(np.asarray(params, float), int((first + frames).max()))
+    return np.array([steps[f : f + int(n)].sum() for f, n in zip(first, frames, strict=True)])
 
 
 def inverse_depths(p1: np.ndarray, p2: np.ndarray, rot: np.ndarray, t: np.ndarray, focal: float, center) -> np.ndarray:
@@ -2075,6 +2091,7 @@ def depth_consistency(
     from scipy.spatial import cKDTree
 
     rotations, translations = walker_window_motions(params, windows, shake)
+    lengths = walker_path_lengths(params, windows)
     speeds = np.geomspace(1.0 / speed_change, speed_change, SPEED_STEPS) if speed_change > 1.0 else np.ones(1)
     ratios, worse, carried = [], 0, 0
     for k in range(len(windows) - 1):
@@ -2086,7 +2103,9 @@ def depth_consistency(
         if matched.sum() < min_matches:
             continue
         j = nearest[matched]
-        rho = inverse_depths(a.p1[j], a.p2[j], rotations[k], translations[k], focal, center) * b.frames / a.frames
+        rho = (
+            inverse_depths(a.p1[j], a.p2[j], rotations[k], translations[k], focal, center) * lengths[k + 1] / lengths[k]
+        )
         x1 = np.column_stack([(b.p1[matched] - center) / focal, np.ones(matched.sum())])
         moved = x1 @ rotations[k + 1].T + speeds[:, None, None] * rho[:, None] * translations[k + 1]
         predicted = moved[..., :2] / np.maximum(moved[..., 2:], 1e-6) * focal + np.asarray(center)
@@ -2114,6 +2133,11 @@ def _capped(r: np.ndarray, tracks: int) -> float | np.ndarray:
 # The walker with roll (walker_poses, walker_roll): its parameters, and the bounds of its roll at the first
 # frame (deg), its rate (deg per frame) and its curvature (deg per frame squared)
 ROLLING_WALKER = 7
+# The walker whose rates change (walker_poses, walker_ramps): its parameters (the level walker's four, three
+# ramps and the frame they are centred on) and the bound of a ramp's factor's change from that frame to the
+# first and the last (1: from nothing to twice the rate, or back)
+RAMPED_WALKER = 8
+RAMP_MAX = 1.0
 ROLL_MAX_DEG, ROLL_RATE_MAX_DEG, ROLL_CURVATURE_MAX_DEG = 15.0, 0.5, 0.03
 
 
@@ -2126,24 +2150,51 @@ def walker_poses(params: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, n
     evaluated side by side. ``params`` = (..., 7) turns the camera about its optical axis too (a camera
     held askew, a hand's sway, a drone banking) by ``walker_roll``, bounded so that a roll cannot turn the
     level step into a vertical one (unbounded, a roll near 90 deg made a forward walk in a tuning-seed street a climb
-    with 3.8 deg/frame of pitch)."""
+    with 3.8 deg/frame of pitch). ``params`` = (..., 8) is the level walker whose step, yaw and pitch
+    change at a steady rate (``walker_ramps``: a walker that speeds up, a turn that tightens or eases); its
+    ``a``, ``psi`` and ``phi`` are then the step's azimuth and the rates at the frame its last entry names."""
     theta, psi, phi, a = (params[..., i, None] for i in range(4))
     k = np.arange(int(offsets.max()) + 1)
-    heading = psi * k
+    if params.shape[-1] == RAMPED_WALKER:
+        step_length, yaw_sum, pitch_sum = walker_ramps(params, len(k))
+    else:
+        step_length, yaw_sum, pitch_sum = 1.0, k, k
+    heading = psi * yaw_sum
     step = np.stack([np.sin(heading + a), np.zeros_like(heading), np.cos(heading + a)], -1)
+    step = step * np.asarray(step_length)[..., None]
     position = np.concatenate([np.zeros_like(step[..., :1, :]), np.cumsum(step, -2)[..., :-1, :]], -2)
+    tilt = theta + phi * pitch_sum
     ch, sh = np.cos(heading[..., offsets]), np.sin(heading[..., offsets])
-    cp, sp = np.cos(theta + phi * offsets), np.sin(theta + phi * offsets)
+    cp, sp = np.cos(tilt[..., offsets]), np.sin(tilt[..., offsets])
     r_y, r_x = np.zeros((*ch.shape, 3, 3)), np.zeros((*cp.shape, 3, 3))
     r_y[..., 0, 0], r_y[..., 0, 2], r_y[..., 1, 1], r_y[..., 2, 0], r_y[..., 2, 2] = ch, sh, 1.0, -sh, ch
     r_x[..., 0, 0], r_x[..., 1, 1], r_x[..., 1, 2], r_x[..., 2, 1], r_x[..., 2, 2] = 1.0, cp, -sp, sp, cp
-    if params.shape[-1] < ROLLING_WALKER:
+    if params.shape[-1] != ROLLING_WALKER:
         return r_y @ r_x, position[..., offsets, :]
     roll = walker_roll(params, offsets)
     cr, sr = np.cos(roll), np.sin(roll)
     r_z = np.zeros((*cr.shape, 3, 3))
     r_z[..., 0, 0], r_z[..., 0, 1], r_z[..., 1, 0], r_z[..., 1, 1], r_z[..., 2, 2] = cr, -sr, sr, cr, 1.0
     return r_y @ r_x @ r_z, position[..., offsets, :]
+
+
+def walker_ramps(params: np.ndarray, frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A ramped walker's (``params`` (..., 8): theta, psi, phi, a, then the step's, the yaw's and the
+    pitch's ramp, then the frame c they are centred on) step length from frame k to k + 1 and its yaw and
+    pitch turned by frame k, in steps and in rates, for k < ``frames`` (each (..., frames)). Each of the
+    three changes linearly in time: its factor ``1 + r (k - c) / c`` with ``r = RAMP_MAX tanh(p)``, one
+    at frame c and from ``1 - r`` at frame 0 to ``1 + r`` at frame 2c: a rate that grows from nothing or
+    dies away over the segment at most, never reversing. (A rate that grows by a steady factor per frame,
+    at most 10 %, fitted the corpus's ramps, linear in time, poorly: in a probe of the test-seed walk
+    pano-walk-ramp-5001/0 it left 4.2 per track, the linear ramp 1.1, the steady walker 4.8.)"""
+    k = np.arange(frames)
+    centre = np.maximum(params[..., 7, None], 1.0)
+    factors = [1.0 + RAMP_MAX * np.tanh(params[..., i, None]) * (k - centre) / centre for i in (4, 5, 6)]
+
+    def turned_by(factor: np.ndarray) -> np.ndarray:  # the sum of the factors of the frames before k
+        return np.concatenate([np.zeros_like(factor[..., :1]), np.cumsum(factor, -1)[..., :-1]], -1)
+
+    return np.maximum(factors[0], 0.0), turned_by(factors[1]), turned_by(factors[2])
 
 
 def walker_roll(params: np.ndarray, offsets: np.ndarray) -> np.ndarray:
@@ -2195,6 +2246,7 @@ def constant_motion_fit(
     shake: bool | None = None,
     roll: bool | None = None,
     step_starts: int = 0,
+    ramp: bool | None = None,
 ) -> WalkerFit | None:
     """One motion (per-frame rotation, unit direction, at the segment's middle frame) for all of a
     segment's windows: a segment is one commanded action, so its motion is near constant. Each window's
@@ -2231,14 +2283,22 @@ def constant_motion_fit(
     # the frames where a window starts or ends, each with its own shake (windows do not overlap:
     # a window's first and last frame are neighbours in this list, so one is even and one is odd)
     frames_shaken, at = np.unique(offsets, return_inverse=True)
-    rolling = bool(roll) or (start is not None and len(start) >= ROLLING_WALKER)
-    walker = ROLLING_WALKER if rolling else 4  # the walker's parameters
+    size = None if start is None else np.shape(start)[-1]
+    ramped = bool(ramp) or size == RAMPED_WALKER
+    rolling = not ramped and (bool(roll) or size == ROLLING_WALKER)
+    walker = RAMPED_WALKER - 1 if ramped else ROLLING_WALKER if rolling else 4  # the walker's free parameters
     walker_size = walker + 1 if fit_focal else walker
+    centre = float(offsets.max()) / 2  # a ramped walker's ramps are centred on the middle of its frames
+
+    def params_of(x: np.ndarray) -> np.ndarray:  # walker_poses' parameters: a ramped walker's centre is fixed
+        if not ramped:
+            return x[..., :walker]
+        return np.concatenate([x[..., :walker], np.full((*x.shape[:-1], 1), centre)], -1)
 
     def terms(x: np.ndarray, fn=residuals) -> np.ndarray:  # x (..., walker [+ 1 log focal] [+ 6 per shaken frame])
         shaken = x.shape[-1] > walker_size
         omega = x[..., walker_size:].reshape(*x.shape[:-1], len(frames_shaken), SHAKE_DOF) if shaken else None
-        relative = _walker_relatives(x[..., :walker], offsets, omega, at)
+        relative = _walker_relatives(params_of(x), offsets, omega, at)
         out = [fn(*relative, np.exp(x[..., walker])) if fit_focal else fn(*relative)]
         if fit_focal:
             out.append(x[..., walker : walker + 1] / FOCAL_PRIOR_LOG_SIGMA)
@@ -2284,7 +2344,7 @@ def constant_motion_fit(
         def refined(x0: np.ndarray) -> tuple[float, np.ndarray]:  # (capped cost, parameters)
             loss = "cauchy" if len(x0) == walker_size else shake_loss
             x = least_squares(value, x0, jac=jacobian, loss=loss, max_nfev=40, ftol=FIT_TOLERANCE, xtol=FIT_TOLERANCE).x
-            return (math.inf if aliased_turn(x, longest) else cost(x, fn)), x
+            return (math.inf if aliased_turn(params_of(x), longest) else cost(x, fn)), x
 
         return refined
 
@@ -2347,14 +2407,16 @@ def constant_motion_fit(
         return settled(fit, refined_thin(mirrored(fit[1]))) if refine_mirror else fit
 
     no_shake = np.zeros(shake_rows)
-    if start is not None:  # one known start (walker parameters), refined at this focal
-        x0 = np.zeros(walker)  # a walker's start takes no roll
-        x0[: min(len(start), walker)] = np.asarray(start[:walker], float)
-        x0 = np.append(x0, 0.0) if fit_focal else x0
+    if start is not None:  # known starts (walker parameters, one per row), refined at this focal
+        x0s = []
+        for row in np.atleast_2d(np.asarray(start, float)):
+            x0 = np.zeros(walker)  # a level walker's start takes no roll and no ramps
+            x0[: min(len(row), walker)] = row[:walker]
+            x0s.append(np.append(x0, 0.0) if fit_focal else x0)
         if shake:
-            best = shaken_fit(on_thin()[1](np.concatenate([x0, no_shake])))
+            best = shaken_fit(on_thin()[1](np.concatenate([x0s[0], no_shake])))
         else:
-            best = with_mirror(refined(x0), step_starts)
+            best = with_mirror(min((refined(x0) for x0 in x0s), key=lambda f: f[0]), step_starts)
     else:
         # starts are ranked (all at once) on a thinned set of tracks, which keeps that batch small; refined on all
         every = _thinning(windows, SEARCH_TRACKS)
@@ -2368,7 +2430,8 @@ def constant_motion_fit(
         costs = _capped(terms(starts, ranking), ranking.tracks)  # all starts at once
         if fit_focal:
             starts = np.column_stack([starts, np.zeros(len(starts))])
-        fits = [refined(starts[i]) for i in np.argsort(costs, kind="stable")[:WALKER_REFINED]]
+        ranked = np.argsort(costs, kind="stable")[:WALKER_REFINED]
+        fits = [refined(starts[i]) for i in ranked]
         best = min(fits, key=lambda fit: fit[0])  # the first of equals, as before
         tracks = sum(len(w.p1) for w in windows)
         if roll is None and shake is None and math.isfinite(best[0]) and best[0] > ROLL_COST * tracks:
@@ -2389,6 +2452,28 @@ def constant_motion_fit(
             )
             if rolled is not None and rolled.cost < ROLL_GAIN * best[0]:
                 return rolled
+        if ramp is None and shake is None and math.isfinite(best[0]) and best[0] > RAMP_COST * tracks:
+            # the walker whose rates change, refined from the best walker and from the best-ranked starts
+            # (a steady walker can absorb a rate that changes by tilting the camera steeply, so that a
+            # level step moves the view up or down: refined from there alone, the ramps stay near nothing),
+            # kept where it explains most of what the steady walker leaves; shake is then not tried
+            ramp_starts = np.array([best[1][:4], *(starts[i][:4] for i in ranked)])
+            ramped_fit = constant_motion_fit(
+                windows,
+                sigmas,
+                [],
+                focal,
+                center,
+                refine_mirror,
+                fit_focal,
+                ramp_starts,
+                False,
+                roll=False,
+                step_starts=step_starts,
+                ramp=True,
+            )
+            if ramped_fit is not None and ramped_fit.cost < RAMP_GAIN * best[0]:
+                return ramped_fit
         # shake is tried where asked, or (None) where the walker leaves much unexplained; kept where asked,
         # or where it explains most of that
         if shake is None:
@@ -2412,12 +2497,17 @@ def constant_motion_fit(
         return None
     middle = int(round(np.mean([w.start - origin + w.frames / 2 for w in windows])))
     x = best[1]
-    turn = math.degrees(math.hypot(x[1], x[2])) * longest
+    params = params_of(x)
+    yaw_rate, pitch_rate = x[1], x[2]
+    if ramped:  # the rates at the middle frame
+        _, yaw_sum, pitch_sum = walker_ramps(params, middle + 2)
+        yaw_rate, pitch_rate = x[1] * np.diff(yaw_sum[-2:])[0], x[2] * np.diff(pitch_sum[-2:])[0]
+    turn = math.degrees(math.hypot(yaw_rate, pitch_rate)) * longest
     return WalkerFit(
-        *walker_step(x[:walker], middle),
+        *walker_step(params, middle),
         math.exp(x[walker]) if fit_focal else 1.0,
         turn,
-        x[:walker].copy(),
+        params.copy(),
         cost=best[0],
         shake=bool(shake),
         shake_poses=x[walker_size:].reshape(-1, SHAKE_DOF).copy() if shake else None,
@@ -2479,6 +2569,17 @@ SHAKE_GAIN = 0.5
 # table (369 segments) the same but one wrong reading of a wobbling street that changed to another.
 ROLL_COST = 2.0
 ROLL_GAIN = 0.6
+# Ramps (constant_motion_fit): the capped cost per track of the walker alone above which the ramped walker is
+# tried, and the share of the walker's cost the ramped fit must stay below to be kept. IF version 36, tuning
+# seeds, the ramped walker tried in every segment the walker alone leaves more than 1 per track (565 fits)
+# and kept below 0.95: the ramp conditions' fits kept 0.08-0.51 of the walker's cost (three 0.65-0.77), the
+# gait, shake, roll, wobble and other conditions' 0.59-1.04 (0.59 a 544x960 walk, 0.61 a barrel lens's
+# walk, 0.63 a rolled walk, 0.67 a walk pitched up; most above 0.8). Kept below 0.95, it put 8 segments
+# right and 15 wrong (8 of them gait). Below 0.6, 6 right (the ramp conditions 29 -> 34 of 36, and that
+# 544x960 walk) and none wrong; every fit kept below 0.6 had left 2.6 or more per track alone (test seeds:
+# 2.5), so a walker that leaves under ROLL_COST is not tried (half the fits, the same readings).
+RAMP_COST = 2.0
+RAMP_GAIN = 0.6
 
 
 def aliased_turn(params: np.ndarray, frames: int) -> bool:
@@ -2486,8 +2587,13 @@ def aliased_turn(params: np.ndarray, frames: int) -> bool:
     of ``frames`` frames. A walker turning psi per frame shows windows of k frames the same two views as
     one turning psi + 360/k deg (only the path between them differs), and a refinement can slide to such
     an alias (a test-seed panorama walk: -1.97 deg/frame became 43.03, read as the opposite turn). No
-    window shares a view with its start after a quarter turn, so faster rates are not fits."""
-    return bool(max(abs(params[1]), abs(params[2])) > math.radians(90.0) / frames)
+    window shares a view with its start after a quarter turn, so faster rates are not fits. A ramped
+    walker's rates are taken where they are fastest."""
+    yaw, pitch = abs(params[1]), abs(params[2])
+    if len(params) == RAMPED_WALKER:
+        yaw *= 1 + RAMP_MAX * abs(math.tanh(params[5]))
+        pitch *= 1 + RAMP_MAX * abs(math.tanh(params[6]))
+    return bool(max(yaw, pitch) > math.radians(90.0) / frames)
 
 
 _RELATIVE_STEP = np.finfo(float).eps ** 0.5  # scipy.optimize.approx_derivative's step for '2-point'
