@@ -236,7 +236,8 @@ class MotionConfig:
     # rolling 0.1 deg/frame, 19 -> 24; 0.3 deg/frame, 15 -> 22; the roll conditions 29 -> 32 of 36; every
     # other reading of the test table (738 segments) the same.
     fit_roll: bool = True
-    # a walker whose step, yaw and pitch change at a steady rate (constant_motion_fit, RAMP_COST and RAMP_GAIN)
+    # a walker whose step, yaw and pitch change linearly in time (walker_ramps; constant_motion_fit, RAMP_COST
+    # and RAMP_GAIN): version 36, the ramp conditions 25 -> 34 of 36 on the test seeds, none put wrong
     fit_ramps: bool = True
     # A translating segment whose joint constant-motion fit leaves more than max_walker_misfit per track
     # (capped at 9: most tracks are off by over 2 sigma) did not move at one rate: a car entering a bend
@@ -2151,7 +2152,7 @@ def walker_poses(params: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, n
     held askew, a hand's sway, a drone banking) by ``walker_roll``, bounded so that a roll cannot turn the
     level step into a vertical one (unbounded, a roll near 90 deg made a forward walk in a tuning-seed street a climb
     with 3.8 deg/frame of pitch). ``params`` = (..., 8) is the level walker whose step, yaw and pitch
-    change at a steady rate (``walker_ramps``: a walker that speeds up, a turn that tightens or eases); its
+    change linearly in time (``walker_ramps``: a walker that speeds up, a turn that tightens or eases); its
     ``a``, ``psi`` and ``phi`` are then the step's azimuth and the rates at the frame its last entry names."""
     theta, psi, phi, a = (params[..., i, None] for i in range(4))
     k = np.arange(int(offsets.max()) + 1)

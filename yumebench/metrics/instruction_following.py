@@ -260,7 +260,7 @@ class InstructionFollowing(Dimension):
     # 35: the depth check carries depths over at the best speed ratio within 2.5 times either way of the
     # walker's steady speed (a walker that speeds up or slows down was read as a turn); 36: a translating
     # segment the steady walker leaves much unexplained is refitted with a walker whose step, yaw and pitch
-    # change at a steady rate, kept where that explains most of it (a ramp read with a steeply tilted walker)
+    # change linearly in time, kept where that explains most of it (a ramp read with a steeply tilted walker)
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
