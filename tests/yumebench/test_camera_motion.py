@@ -941,6 +941,22 @@ def test_a_shaken_walk_keeps_its_depths_once_its_shake_is_fitted():
     assert cm.depth_consistency(windows, fit.params, focal, CENTER, shake=fit.shake_poses).ratio < 0.05
 
 
+def _walker_segment(rng: np.random.Generator, params: np.ndarray, focal: float) -> tuple[list, list, list]:
+    """Four 8-frame windows (each over its own scene at 4-60 units, tracked with 0.2 px of noise) of the
+    walker ``params`` stepping 0.04 per frame, their noise levels and the motions they propose."""
+    rot, pos = cm.walker_poses(params, np.arange(33))
+    pos = 0.04 * pos
+    windows, sigmas, candidates = [], [], []
+    for k in range(4):
+        a, b = 8 * k, 8 * k + 8
+        points = _scene(rng, depth=(4.0, 60.0), focal=focal)  # in camera a
+        second = (points @ rot[a].T + pos[a] - pos[b]) @ rot[b]
+        windows.append(_tracked_window(points, second, k, focal, rng))
+        sigmas.append(np.full(len(windows[-1].p1), 0.2))
+        candidates += cm.motion_hypotheses(windows[-1].p1, windows[-1].p2, 8, focal, CENTER)
+    return windows, sigmas, candidates
+
+
 def _rolled_walker(seed: int, roll_deg: float, roll_rate_deg: float, curvature_deg: float = 0.0):
     """Four 8-frame windows of a walker stepping forward-right 0.04 per frame while turning right
     0.5 deg/frame over a scene at 4-60 units, its camera rolled by ``roll_deg`` at the first frame,
@@ -959,20 +975,7 @@ def _rolled_walker(seed: int, roll_deg: float, roll_rate_deg: float, curvature_d
             np.arctanh(curvature_deg / cm.ROLL_CURVATURE_MAX_DEG),
         ]
     )
-    rot, pos = cm.walker_poses(params, np.arange(33))
-    pos = 0.04 * pos
-    windows, sigmas, candidates = [], [], []
-    for k in range(4):
-        a, b = 8 * k, 8 * k + 8
-        points = _scene(rng, depth=(4.0, 60.0), focal=focal)  # in camera a
-        second = (points @ rot[a].T + pos[a] - pos[b]) @ rot[b]
-        keep = second[:, 2] > 0.5
-        p1 = _project(points[keep], focal) + rng.normal(0, 0.2, (keep.sum(), 2))
-        p2 = _project(second[keep], focal) + rng.normal(0, 0.2, (keep.sum(), 2))
-        windows.append(cm._Window(p1, p2, 8, a, "moving", CENTER[1]))
-        sigmas.append(np.full(len(p1), 0.2))
-        candidates += cm.motion_hypotheses(p1, p2, 8, focal, CENTER)
-    return windows, sigmas, candidates, focal, params
+    return (*_walker_segment(rng, params, focal), focal, params)
 
 
 def test_a_rolled_camera_is_fitted_with_roll_and_a_level_one_without():
@@ -1035,17 +1038,7 @@ def _ramped_walker(seed: int, ramps: tuple[float, float, float]):
     focal = 230.0
     level = [math.radians(-5.0), math.radians(1.0), math.radians(0.5), math.radians(90.0)]
     params = np.array([*level, *np.arctanh(ramps), 16.0])
-    rot, pos = cm.walker_poses(params, np.arange(33))
-    pos = 0.04 * pos
-    windows, sigmas, candidates = [], [], []
-    for k in range(4):
-        a, b = 8 * k, 8 * k + 8
-        points = _scene(rng, depth=(4.0, 60.0), focal=focal)  # in camera a
-        second = (points @ rot[a].T + pos[a] - pos[b]) @ rot[b]
-        windows.append(_tracked_window(points, second, k, focal, rng))
-        sigmas.append(np.full(len(windows[-1].p1), 0.2))
-        candidates += cm.motion_hypotheses(windows[-1].p1, windows[-1].p2, 8, focal, CENTER)
-    return windows, sigmas, candidates, focal, params
+    return (*_walker_segment(rng, params, focal), focal, params)
 
 
 def test_a_walker_whose_rates_change_is_fitted_with_ramps_and_a_steady_one_without():

@@ -2435,10 +2435,11 @@ def constant_motion_fit(
         fits = [refined(starts[i]) for i in ranked]
         best = min(fits, key=lambda fit: fit[0])  # the first of equals, as before
         tracks = sum(len(w.p1) for w in windows)
-        if roll is None and shake is None and math.isfinite(best[0]) and best[0] > ROLL_COST * tracks:
-            # the walker with roll, refined from the best walker (its mirror image too), kept where it
-            # explains most of what the walker leaves; shake is then not tried
-            rolled = constant_motion_fit(
+
+        def refitted(walker_starts: np.ndarray, gain: float, **kind) -> WalkerFit | None:
+            # the best walker refitted as another kind (from these starts, its mirror image too), where that
+            # leaves less than gain of what the walker leaves
+            fit = constant_motion_fit(
                 windows,
                 sigmas,
                 [],
@@ -2446,35 +2447,25 @@ def constant_motion_fit(
                 center,
                 refine_mirror,
                 fit_focal,
-                best[1][:walker],
+                walker_starts,
                 False,
-                roll=True,
                 step_starts=step_starts,
+                **kind,
             )
-            if rolled is not None and rolled.cost < ROLL_GAIN * best[0]:
+            return fit if fit is not None and fit.cost < gain * best[0] else None
+
+        if roll is None and shake is None and math.isfinite(best[0]) and best[0] > ROLL_COST * tracks:
+            # the walker with roll, refined from the best walker; shake is then not tried
+            if rolled := refitted(best[1][:walker], ROLL_GAIN, roll=True):
                 return rolled
         if ramp is None and shake is None and math.isfinite(best[0]) and best[0] > RAMP_COST * tracks:
             # the walker whose rates change, refined from the best walker and from the best-ranked starts
             # (a steady walker can absorb a rate that changes by tilting the camera steeply, so that a
-            # level step moves the view up or down: refined from there alone, the ramps stay near nothing),
-            # kept where it explains most of what the steady walker leaves; shake is then not tried
+            # level step moves the view up or down: refined from there alone, the ramps stay near nothing);
+            # shake is then not tried
             ramp_starts = np.array([best[1][:4], *(starts[i][:4] for i in ranked)])
-            ramped_fit = constant_motion_fit(
-                windows,
-                sigmas,
-                [],
-                focal,
-                center,
-                refine_mirror,
-                fit_focal,
-                ramp_starts,
-                False,
-                roll=False,
-                step_starts=step_starts,
-                ramp=True,
-            )
-            if ramped_fit is not None and ramped_fit.cost < RAMP_GAIN * best[0]:
-                return ramped_fit
+            if ramped := refitted(ramp_starts, RAMP_GAIN, roll=False, ramp=True):
+                return ramped
         # shake is tried where asked, or (None) where the walker leaves much unexplained; kept where asked,
         # or where it explains most of that
         if shake is None:
