@@ -11,7 +11,8 @@ Panoramas: any folder of equirectangular photographs. The numbers in the README 
 listed (with their SHA-256) in ``bench/validation_panoramas.py``: 15 examples of pchen66/panolens.js and
 py360convert's example, one folder for both seed sets (``python bench/validation_panoramas.py --out pano/
 --source <panolens.js checkout> --source <py360convert checkout>``). The examples of pannellum and
-A-Frame are reserved for independent validation: do not tune on them.
+A-Frame are reserved for independent validation (``validation_panoramas.py --set reserved``, scored once
+at version 36): do not tune on them.
 
 Rendered videos are cached in ``--cache`` (npz), so a rerun scores without rendering.
 

@@ -4,6 +4,7 @@
     python bench/validation_panoramas.py --check pano/
     python bench/validation_panoramas.py --set holdout --out pano_holdout/ --source HorizonNet/ \
         --source LGT-Net/ --source Equirec2Perspec/ --source threeDemo/
+    python bench/validation_panoramas.py --set reserved --out pano_reserved/ --source pannellum/ --source aframe/
 
 ``--set holdout`` is a second folder of nine real panoramas, kept out of the tuning: indoor rooms (a
 bedroom, a bathroom, a hotel room, an office, a shopping arcade), a city street, a footbridge, a quarry and
@@ -18,7 +19,11 @@ given); files are found by their path in the repository and verified by SHA-256,
 the folder is reproducible. Both ``--seeds tune`` and ``--seeds test`` use this one folder: the seeds
 choose different panoramas, headings, paths and lenses, and ``tune`` is the only one choices are made on.
 
-Reserved for independent validation, never used here: the example panoramas of pannellum and A-Frame.
+``--set reserved`` assembles the four example panoramas of pannellum and A-Frame that issue #15 reserved for
+independent validation (a lake shore in Maine, a volcanic summit, a lake, a museum courtyard). They were
+never used for tuning or tests: they were first scored on Dec 7 2026 with instruction-following version
+36 frozen (``instruction_following_accuracy.py --panoramas reserved/``, results in
+``docs/instruction_following.md``). A change made after seeing them must report their numbers before and after it.
 The five largest panolens.js examples (dusty, lake, mountainpeak, pier4000x2000, road) are not part of
 the set: the snapshot the tables were measured with did not hold them.
 """
@@ -43,6 +48,8 @@ EQUIREC2PERSPEC = ("fuenwang/Equirec2Perspec", "56f3124", "src")
 # three.js's example textures (mrdoob/three.js; the HDR images are Poly Haven's), read from a copy of three.js
 # (the whole repository was too large to fetch here); a three.js checkout holding the same files serves as well
 THREE_JS = ("taoshunqian/threeDemo", "cd06b34", "examples/textures")
+PANNELLUM = ("mpetroff/pannellum", "7769cc6", "examples")
+AFRAME = ("aframevr/aframe", "022bcc5", "examples")
 
 # file name in the folder -> (source repository, path in its folder, sha256)
 MANIFEST = {
@@ -146,7 +153,36 @@ def tone_map(hdr_bgr: np.ndarray) -> np.ndarray:
     return np.clip(255.0 * (x / (1.0 + x)) ** (1 / 2.2) + 0.5, 0, 255).astype(np.uint8)
 
 
-SETS = {"tables": MANIFEST, "holdout": HOLDOUT}
+# the reserved panoramas, copied as they are
+RESERVED = {
+    "examplepano.jpg": (
+        PANNELLUM,
+        "examplepano.jpg",
+        "505a9c0093677ab7cd636584bc37672ef3eee4dda2f4f057854e762ed04ffd07",
+        None,
+    ),
+    "puydesancy.jpg": (
+        AFRAME,
+        "boilerplate/panorama/puydesancy.jpg",
+        "59343f1614fb466639e4d52efa3d4e4c6dc72527d16a79dea454fc8dddf30857",
+        None,
+    ),
+    "lake.jpg": (
+        AFRAME,
+        "showcase/composite/lake.jpg",
+        "409dabbc2c08d6d0d58d414e4f9fa911b6e4082d69a5d579081e8ed4e18d5a32",
+        None,
+    ),
+    "louvre.jpg": (
+        AFRAME,
+        "test/fog/louvre.jpg",
+        "0abe7c9f32569654d09571c5a8186c444b22dd13d2a61eb3203b81f498cd777f",
+        None,
+    ),
+}
+
+
+SETS = {"tables": MANIFEST, "holdout": HOLDOUT, "reserved": RESERVED}
 
 
 def _entries(manifest: dict) -> list[tuple]:
