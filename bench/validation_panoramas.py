@@ -18,14 +18,15 @@ Haven HDR images (as shipped with three.js's examples) brought to 8 bits by a fi
 given); files are found by their path in the repository and verified by SHA-256, so a table made from
 the folder is reproducible. Both ``--seeds tune`` and ``--seeds test`` use this one folder: the seeds
 choose different panoramas, headings, paths and lenses, and ``tune`` is the only one choices are made on.
-
-``--set reserved`` assembles the four example panoramas of pannellum and A-Frame that issue #15 reserved for
-independent validation (a lake shore in Maine, a volcanic summit, a lake, a museum courtyard). They were
-never used for tuning or tests: they were first scored on Dec 7 2026 with instruction-following version
-36 frozen (``instruction_following_accuracy.py --panoramas reserved/``, results in
-``docs/instruction_following.md``). A change made after seeing them must report their numbers before and after it.
 The five largest panolens.js examples (dusty, lake, mountainpeak, pier4000x2000, road) are not part of
 the set: the snapshot the tables were measured with did not hold them.
+
+``--set reserved`` assembles the four example panoramas of pannellum and A-Frame that issue #15 reserved
+for independent validation (a rock outcrop above two lakes, a mountain ridge with hikers, a rocky lake
+shore at sunset, the Louvre's courtyard at night). They were never used for tuning or tests: they were
+first scored on Dec 7 2026 with instruction-following version 36 frozen
+(``instruction_following_accuracy.py --panoramas reserved/``, results in ``docs/instruction_following.md``).
+A change made after seeing them must report their numbers before and after it.
 """
 
 from __future__ import annotations
