@@ -44,6 +44,7 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
+from instruction_following_accuracy import CONDITIONS_HELP, select_conditions
 
 from yumebench.motion_corpus import SEED_BASE
 
@@ -233,7 +234,7 @@ def _video(args: tuple) -> list[dict]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--cache", type=Path, required=True, help="the accuracy bench's --cache")
-    ap.add_argument("--conditions", required=True, help="comma-separated conditions")
+    ap.add_argument("--conditions", required=True, help=CONDITIONS_HELP)
     ap.add_argument("--seeds", choices=sorted(SEED_BASE), default="test")
     ap.add_argument("--videos", type=int, default=6)
     ap.add_argument("--panoramas", type=Path, help="needed only for pano-* videos cached without their path")
@@ -247,17 +248,16 @@ def main() -> None:
     )
     ap.add_argument("--json", type=Path, help="also write every segment's row here")
     args = ap.parse_args()
-    if args.frames and not args.panoramas and any(c.startswith("pano") for c in args.conditions.split(",")):
+    from yumebench.motion_corpus import CONDITIONS
+
+    conditions = select_conditions(args.conditions, list(CONDITIONS))
+    if args.frames and not args.panoramas and any(c.startswith("pano") for c in conditions):
         ap.error("--frames on pano-* conditions needs --panoramas (their worlds are made from the panoramas)")
 
     from yumebench.metrics.camera_motion import MotionConfig
 
     margin = MotionConfig().gric_margin
-    paths = [
-        args.cache / f"{c}-{SEED_BASE[args.seeds] + i}.npz"
-        for c in args.conditions.split(",")
-        for i in range(args.videos)
-    ]
+    paths = [args.cache / f"{c}-{SEED_BASE[args.seeds] + i}.npz" for c in conditions for i in range(args.videos)]
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
         raise SystemExit(f"not cached (run bench/instruction_following_accuracy.py first): {', '.join(missing)}")

@@ -34,7 +34,16 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from instruction_following_accuracy import _cache_video, _header, _row, _score, _table, _video, add_corpus_arguments
+from instruction_following_accuracy import (
+    _cache_video,
+    _header,
+    _row,
+    _score,
+    _table,
+    _video,
+    add_corpus_arguments,
+    select_conditions,
+)
 
 from yumebench.motion_corpus import SEED_BASE, Cylinder, Plane, World
 
@@ -267,10 +276,8 @@ def main() -> None:
 
     from yumebench.motion_corpus import CONDITIONS
 
-    names = args.conditions.split(",") if args.conditions else [n for n in CONDITIONS if _default(n)]
-    unknown = [n for n in names if n not in CONDITIONS]
-    if unknown:
-        raise SystemExit(f"unknown condition(s) {', '.join(unknown)}; known: {', '.join(CONDITIONS)}")
+    default = [n for n in CONDITIONS if _default(n)]
+    names = select_conditions(args.conditions, list(CONDITIONS)) if args.conditions else default
     left_out = [n for n in names if not _supported(n)]
     if left_out:
         print(f"left out, no Mitsuba counterpart (lens distortion, water, nothing to see): {', '.join(left_out)}")
