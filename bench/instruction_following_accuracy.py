@@ -30,7 +30,6 @@ output with ``bench/non_rigidity.py``.
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import sys
 import time
@@ -42,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from yumebench.motion_corpus import SEED_BASE
+from yumebench.motion_corpus import CONDITIONS_HELP, SEED_BASE, select_conditions
 
 
 def _video(args: tuple) -> tuple[str, dict]:
@@ -103,33 +102,12 @@ def _table(results: list[dict]) -> dict:
     return t
 
 
-CONDITIONS_HELP = "comma-separated conditions or shell-style patterns (pano-*, *-ramp, street-[!w]*)"
-
-
 def add_corpus_arguments(ap: argparse.ArgumentParser, videos: int) -> None:
     """The options that pick the corpus's videos, shared with bench/instruction_following_mitsuba.py."""
     ap.add_argument("--videos", type=int, default=videos, help="videos per condition (3 segments of 32 frames each)")
     ap.add_argument("--seeds", choices=sorted(SEED_BASE), default="test")
     ap.add_argument("--panoramas", type=Path, help="folder of equirectangular photographs (enables pano-* conditions)")
     ap.add_argument("--conditions", help=f"a subset of conditions: {CONDITIONS_HELP}")
-
-
-def select_conditions(spec: str | None, known: list[str]) -> list[str]:
-    """The conditions that ``--conditions`` names: each comma-separated item a condition or a shell-style
-    pattern, taken in the order given (a pattern's matches in the corpus's order), each condition once;
-    every known condition where ``spec`` is None. An item that matches no condition is a one-line error
-    (SystemExit) that lists the known ones."""
-    if spec is None:
-        return list(known)
-    items = [item.strip() for item in spec.split(",") if item.strip()]
-    unmatched = [item for item in items if not fnmatch.filter(known, item)]
-    if unmatched or not items:
-        named = ", ".join(unmatched) if unmatched else repr(spec)
-        raise SystemExit(f"--conditions: no condition matches {named}; known: {', '.join(known)}")
-    chosen: list[str] = []
-    for item in items:
-        chosen += [name for name in known if fnmatch.fnmatchcase(name, item) and name not in chosen]
-    return chosen
 
 
 def main() -> None:
@@ -152,7 +130,7 @@ def main() -> None:
 
     if args.curve and args.compare:
         ap.error("--compare compares condition tables; it does not apply to --curve")
-    names = select_conditions(args.conditions, list(CONDITIONS))
+    names = select_conditions(args.conditions)
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.curve:
         return _curve(args)

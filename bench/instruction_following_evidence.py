@@ -44,9 +44,8 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from instruction_following_accuracy import CONDITIONS_HELP, select_conditions
 
-from yumebench.motion_corpus import SEED_BASE
+from yumebench.motion_corpus import CONDITIONS_HELP, SEED_BASE, select_conditions
 
 
 def true_essential(c2w: np.ndarray, a: int, b: int) -> np.ndarray:
@@ -248,9 +247,7 @@ def main() -> None:
     )
     ap.add_argument("--json", type=Path, help="also write every segment's row here")
     args = ap.parse_args()
-    from yumebench.motion_corpus import CONDITIONS
-
-    conditions = select_conditions(args.conditions, list(CONDITIONS))
+    conditions = select_conditions(args.conditions)
     if args.frames and not args.panoramas and any(c.startswith("pano") for c in conditions):
         ap.error("--frames on pano-* conditions needs --panoramas (their worlds are made from the panoramas)")
 

@@ -42,10 +42,9 @@ from instruction_following_accuracy import (
     _table,
     _video,
     add_corpus_arguments,
-    select_conditions,
 )
 
-from yumebench.motion_corpus import SEED_BASE, Cylinder, Plane, World
+from yumebench.motion_corpus import SEED_BASE, Cylinder, Plane, World, select_conditions
 
 # conditions whose worlds Mitsuba cannot show as the corpus does: a lens (barrel distortion), animated
 # water, nothing to see
@@ -277,7 +276,7 @@ def main() -> None:
     from yumebench.motion_corpus import CONDITIONS
 
     default = [n for n in CONDITIONS if _default(n)]
-    names = select_conditions(args.conditions, list(CONDITIONS)) if args.conditions else default
+    names = select_conditions(args.conditions) if args.conditions else default
     left_out = [n for n in names if not _supported(n)]
     if left_out:
         print(f"left out, no Mitsuba counterpart (lens distortion, water, nothing to see): {', '.join(left_out)}")

@@ -33,6 +33,7 @@ Example:
 
 from __future__ import annotations
 
+import fnmatch
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -1439,3 +1440,25 @@ CONDITIONS: dict[str, ConditionSpec] = {
         desc="a drive with the car's bonnet over the bottom 10-16 %",
     ),
 }
+
+
+CONDITIONS_HELP = "comma-separated conditions or shell-style patterns (pano-*, *-ramp, street-[!w]*)"
+
+
+def select_conditions(spec: str | None, known: Sequence[str] | None = None) -> list[str]:
+    """The conditions that a benchmark's ``--conditions`` names: each comma-separated item a condition or
+    a shell-style pattern, taken in the order given (a pattern's matches in the corpus's order), each
+    condition once; all of ``known`` (by default ``CONDITIONS``) where ``spec`` is None. An item that
+    matches no condition is a one-line error (SystemExit) that lists the known ones."""
+    known = list(CONDITIONS if known is None else known)
+    if spec is None:
+        return known
+    items = [item.strip() for item in spec.split(",") if item.strip()]
+    unmatched = [item for item in items if not fnmatch.filter(known, item)]
+    if unmatched or not items:
+        named = ", ".join(unmatched) if unmatched else repr(spec)
+        raise SystemExit(f"--conditions: no condition matches {named}; known: {', '.join(known)}")
+    chosen: list[str] = []
+    for item in items:
+        chosen += [name for name in known if fnmatch.fnmatchcase(name, item) and name not in chosen]
+    return chosen

@@ -35,6 +35,7 @@ from yumebench.motion_corpus import (  # noqa: E402
     real_photos,
     rolling_shutter_poses,
     segment_truth,
+    select_conditions,
     street_world,
     walk_path,
 )
@@ -807,3 +808,32 @@ def test_a_turn_that_tightens_is_read_from_its_windows_where_no_steady_motion_fi
     assert ramped["correct"] and abs(ramped["motion"]["direction"][0]) < 0.3, ramped["predicted"]
     steady = IFConfig(motion=MotionConfig(max_walker_misfit=None, fit_ramps=False))
     assert score_video_segments(frames, segment, steady)[0]["predicted"]["keys"] == "None"
+
+
+KNOWN_CONDITIONS = ["street", "street-ramp", "street-wobble", "pano-walk", "pano-walk-ramp", "pano-night"]
+
+
+def test_conditions_are_picked_by_name_or_pattern_each_once_in_the_order_given():
+    """The benches' ``--conditions``: names in the order given; a pattern's matches in the corpus's order;
+    a condition named twice is kept once; none given is all of them."""
+    assert select_conditions(None) == list(CONDITIONS)
+    assert select_conditions(None, KNOWN_CONDITIONS) == KNOWN_CONDITIONS
+    assert select_conditions("pano-night,street", KNOWN_CONDITIONS) == ["pano-night", "street"]
+    assert select_conditions("pano-*", KNOWN_CONDITIONS) == ["pano-walk", "pano-walk-ramp", "pano-night"]
+    assert select_conditions("*-ramp, street*", KNOWN_CONDITIONS) == [
+        "street-ramp",
+        "pano-walk-ramp",
+        "street",
+        "street-wobble",
+    ]
+    assert select_conditions("street-[!w]*", KNOWN_CONDITIONS) == ["street-ramp"]
+    assert select_conditions("pano-walk-r*") == ["pano-walk-roll", "pano-walk-ramp"]  # the corpus's order
+
+
+@pytest.mark.parametrize("spec, named", [("street,strete", "strete"), ("pano-x*", "pano-x*"), (" , ", "' , '")])
+def test_a_condition_item_that_matches_none_is_a_one_line_error_naming_it(spec, named):
+    with pytest.raises(SystemExit) as error:
+        select_conditions(spec, KNOWN_CONDITIONS)
+    message = str(error.value)
+    assert "\n" not in message
+    assert message.startswith(f"--conditions: no condition matches {named}; known: street, street-ramp")
