@@ -1454,11 +1454,9 @@ def select_conditions(spec: str | None, known: Sequence[str] | None = None) -> l
     if spec is None:
         return known
     items = [item.strip() for item in spec.split(",") if item.strip()]
-    unmatched = [item for item in items if not fnmatch.filter(known, item)]
+    matches = {item: [name for name in known if fnmatch.fnmatchcase(name, item)] for item in items}
+    unmatched = [item for item, names in matches.items() if not names]
     if unmatched or not items:
         named = ", ".join(unmatched) if unmatched else repr(spec)
         raise SystemExit(f"--conditions: no condition matches {named}; known: {', '.join(known)}")
-    chosen: list[str] = []
-    for item in items:
-        chosen += [name for name in known if fnmatch.fnmatchcase(name, item) and name not in chosen]
-    return chosen
+    return list(dict.fromkeys(name for item in items for name in matches[item]))
