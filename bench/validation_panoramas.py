@@ -160,25 +160,21 @@ RESERVED = {
         PANNELLUM,
         "examplepano.jpg",
         "505a9c0093677ab7cd636584bc37672ef3eee4dda2f4f057854e762ed04ffd07",
-        None,
     ),
     "puydesancy.jpg": (
         AFRAME,
         "boilerplate/panorama/puydesancy.jpg",
         "59343f1614fb466639e4d52efa3d4e4c6dc72527d16a79dea454fc8dddf30857",
-        None,
     ),
     "lake.jpg": (
         AFRAME,
         "showcase/composite/lake.jpg",
         "409dabbc2c08d6d0d58d414e4f9fa911b6e4082d69a5d579081e8ed4e18d5a32",
-        None,
     ),
     "louvre.jpg": (
         AFRAME,
         "test/fog/louvre.jpg",
         "0abe7c9f32569654d09571c5a8186c444b22dd13d2a61eb3203b81f498cd777f",
-        None,
     ),
 }
 
