@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 import zlib
@@ -56,8 +57,9 @@ def _video(args: tuple) -> tuple[str, dict]:
 
 
 def _cache_video(video, path: Path) -> None:
-    """The benches' cache format: frames, path and truth in one npz, written whole or not at all."""
-    tmp = path.with_suffix(".tmp.npz")
+    """The benches' cache format: frames, path and truth in one npz, written whole or not at all (the
+    temporary file is this process's own: two runs filling one cache must not rename each other's)."""
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
     meta = json.dumps({"segments": video.segments, "meta": video.meta})
     np.savez_compressed(tmp, frames=video.frames, c2w=video.c2w, meta=meta)
     tmp.replace(path)
