@@ -158,6 +158,7 @@ def test_report_page_shows_each_segment(bench_dir, tmp_path):
     assert page.count("estimate: ") == 9 and "translating; yaw" in page and "rotation only; yaw" in page
     assert "parallax score" in page and "windows with evidence" in page
     assert "toolkit version" in page and "<dt>device</dt><dd>cpu" in page
+    assert "<dt>scene deformation</dt>" in page and page.count("<small>scene deformation ") == 3
     assert "http" not in page and page.count("<tr>") == 4
     bad = cli.invoke(app, ["bench", "report", str(tmp_path / "missing.json")])
     assert bad.exit_code == 2 and "missing.json" in bad.output
@@ -355,3 +356,30 @@ def test_an_item_without_a_fov_keeps_the_dict_its_cached_results_are_keyed_on():
     item = SpecItem(id="a", video="a.mp4", segments=[])
     assert "fov_deg" not in item.to_dict()
     assert SpecItem(id="a", video="a.mp4", fov_deg=60.0).to_dict()["fov_deg"] == 60.0
+
+
+def test_the_report_and_the_summary_say_how_far_the_worlds_deform():
+    """A segment gives its scene deformation, a video its own and whether it is flagged, the page's facts
+    and the CLI's summary line the run's median and how many videos deform past the threshold; a run
+    where nothing was measured says nothing about it."""
+    import numpy as np
+
+    from yumebench.bench.report import _deformation_html, _segment_html
+    from yumebench.cli.bench import deformation_line
+
+    motion = {"decision": "translation", "parallax_score": 0.8, "fov_deg": 60.0, "direction": [0.0, 0, 1.0]}
+    segment = {"start": 0, "end": 33, "expected": {"keys": "W", "mouse": "·"}, "correct": True}
+    segment["predicted"] = segment["expected"]
+    frames = {i: np.zeros((36, 64, 3), np.uint8) for i in (0, 16, 32)}
+    assert "scene deformation 0.87 px" in _segment_html(
+        {**segment, "motion": {**motion, "deformation_px": 0.8731}}, frames
+    )
+    assert "deformation" not in _segment_html({**segment, "motion": {**motion, "deformation_px": None}}, frames)
+    assert "deforming" in _deformation_html((0.9, True)) and "0.90 px" in _deformation_html((0.9, True))
+    assert "deforming" not in _deformation_html((0.1, False)) and _deformation_html((None, None)) == ""
+    summary = {"median_px": 0.412, "videos_measured": 5, "videos_deforming": 2, "deforming_above_px": 0.3}
+    line = deformation_line(summary)
+    assert line.startswith("scene deformation 0.41 px (median over 5 videos); 2 deform past 0.3 px")
+    assert "less reliably" in line
+    assert "less reliably" not in deformation_line({**summary, "videos_deforming": 0})
+    assert deformation_line({**summary, "median_px": None, "videos_measured": 0}) is None

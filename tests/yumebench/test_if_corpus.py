@@ -837,3 +837,77 @@ def test_a_condition_item_that_matches_none_is_a_one_line_error_naming_it(spec, 
     message = str(error.value)
     assert "\n" not in message
     assert message.startswith(f"--conditions: no condition matches {named}; known: street, street-ramp")
+
+
+def test_a_deforming_world_is_flagged_and_a_rigid_one_is_not():
+    """A corpus street (test seed, 320x180) reads a scene deformation of about 0.08 px and is not flagged;
+    under twice the corpus's wobble (an Oasis-like world, ``--wobble 2``) its segments read 0.85-1.3 px
+    and the video is flagged "deforming". The run's summary counts it."""
+    from yumebench.metrics.instruction_following import InstructionFollowing
+    from yumebench.motion_corpus import WOBBLE_AMPLITUDE_FRAC
+
+    video = make_video("street", SEED, real_photos(), size=(180, 320))
+    item = {"segments": video.segments}
+    wobble = Wobble.draw(np.random.default_rng(3), 320, tuple(2 * a for a in WOBBLE_AMPLITUDE_FRAC))
+    dim = InstructionFollowing()
+    rigid, deforming = dim.score_video(video.frames, item), dim.score_video(wobble.apply(video.frames), item)
+    above = dim.if_config.deforming_above_px
+    assert rigid["deformation_px"] < 0.5 * above and not rigid["deforming"]
+    assert deforming["deformation_px"] > 2 * above and deforming["deforming"]
+    assert all(s["motion"]["deformation_px"] > above for s in deforming["segments"])
+    assert rigid["deformation_px"] == pytest.approx(
+        np.median([s["motion"]["deformation_px"] for s in rigid["segments"]])
+    )
+    summary = dim.summary([rigid, deforming, {"video_results": None}])["deformation"]
+    assert summary["videos_measured"] == 2 and summary["videos_deforming"] == 1
+    assert summary["median_px"] == pytest.approx((rigid["deformation_px"] + deforming["deformation_px"]) / 2, abs=1e-4)
+
+
+def test_the_deformation_calibration_tables_count_each_video_where_it_measured(monkeypatch):
+    """Known answers on four scored videos: per level, the accuracy and the videos flagged; by measured
+    deformation, each video in its bucket whatever its level; a still camera (nothing measured) apart."""
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parents[2] / "bench"))
+    bench = _bench("instruction_following_deformation")
+    rows = [
+        {
+            "video": "a",
+            "level": 0.0,
+            "deformation_px": 0.05,
+            "correct": [True] * 3,
+            "rotation_as_translation": [False] * 3,
+        },
+        {
+            "video": "b",
+            "level": 0.0,
+            "deformation_px": None,
+            "correct": [True] * 3,
+            "rotation_as_translation": [False] * 3,
+        },
+        {
+            "video": "a",
+            "level": 2.0,
+            "deformation_px": 0.7,
+            "correct": [True, False, False],
+            "rotation_as_translation": [True, False, False],
+        },
+        {
+            "video": "b",
+            "level": 2.0,
+            "deformation_px": 0.25,
+            "correct": [True, True, False],
+            "rotation_as_translation": [False] * 3,
+        },
+    ]
+    lines = bench.report(rows, above_px=0.3)
+    by_level = {line.split()[0]: line.split() for line in lines[1:3]}
+    assert by_level["0"][1:4] == ["2", "6", "1.000"] and by_level["0"][-1] == "0/1"
+    assert by_level["2"][1:4] == ["2", "6", "0.500"] and by_level["2"][-1] == "1/2"
+    bucket = {line.split()[0]: line for line in lines if line[:4] in ("0.00", "0.20", "0.60")}
+    assert bucket["0.00-0.10"].split()[1:4] == ["1", "3", "1.000"] and "'S=0': 1" in bucket["0.00-0.10"]
+    assert bucket["0.20-0.30"].split()[1:4] == ["1", "3", "0.667"] and "'S=2': 1" in bucket["0.20-0.30"]
+    assert bucket["0.60-0.80"].split()[1:4] == ["1", "3", "0.333"]
+    assert any(line.startswith("not measured") and line.split()[2:5] == ["1", "3", "1.000"] for line in lines)
+    assert lines[-2].split()[4:7] == ["2", "6", "0.833"] and "(0 turns read as a step)" in lines[-2]
+    assert lines[-1].split()[3:6] == ["1", "3", "0.333"] and "(1 turns read as a step)" in lines[-1]

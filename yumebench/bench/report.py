@@ -71,13 +71,14 @@ def write_report(results_path: str | Path, out_dir: str | Path) -> Path:
                 row.setdefault("why", {})[dim] = entry.get("error") or entry.get("note") or "not scored"
             if dim == "instruction_following":
                 row["segments"] = entry.get("segments")
+                row["deformation"] = (entry.get("deformation_px"), entry.get("deforming"))
     rows = []
     for key, row in videos.items():
         cells = [f"<td>{html.escape(key)}</td>"]
         for d in dims:
             why = row.get("why", {}).get(d)
             cells.append(f"<td>{_score(row['scores'].get(d))}{f'<br><em>{html.escape(why)}</em>' if why else ''}</td>")
-        cells.append(f"<td>{_segments_html(row)}</td>")
+        cells.append(f"<td>{_deformation_html(row.get('deformation'))}{_segments_html(row)}</td>")
         rows.append("<tr>" + "".join(cells) + "</tr>")
     for failure in meta.get("failed", []):
         cells = [f"<td>{html.escape(str(failure.get('id')))}</td>"]
@@ -114,6 +115,13 @@ def _intro(results: dict, dims: list[str]) -> str:
         facts["instruction following"] = (
             f"{summary['segments']} segments, {summary.get('undetermined_segments', 0)} undetermined"
         )
+        deformation = summary.get("deformation") or {}
+        if deformation.get("videos_measured"):
+            facts["scene deformation"] = (
+                f"{deformation['median_px']:.2f} px median; {deformation['videos_deforming']} of "
+                f"{deformation['videos_measured']} videos past {deformation['deforming_above_px']:g} px, where the "
+                "camera-motion estimate is less reliable"
+            )
     for d in dims:
         score = results[d][0]
         facts[d] = _score(score) or "n/a"
@@ -128,6 +136,16 @@ def _intro(results: dict, dims: list[str]) -> str:
 
 def _score(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
+
+
+def _deformation_html(deformation: tuple[float | None, bool | None] | None) -> str:
+    """The video's scene deformation (``instruction_following.video_deformation_px``), flagged where the
+    metric reads camera motion less reliably."""
+    px, deforming = deformation or (None, None)
+    if px is None:
+        return ""
+    flag = " &mdash; <b>deforming</b>: the camera-motion estimate is less reliable" if deforming else ""
+    return f"<small>scene deformation {px:.2f} px{flag}</small><br>"
 
 
 def _segments_html(row: dict) -> str:
@@ -196,6 +214,7 @@ def _segment_html(s: dict, by_index: dict[int, np.ndarray]) -> str:
             if motion.get("still_background")
             else ""
         )
+        + (f"; scene deformation {motion['deformation_px']:.2f} px" if motion.get("deformation_px") is not None else "")
         + (
             f"; next window from this one's depths {motion['depth_consistency']:.2f} x the rotation's error"
             + (

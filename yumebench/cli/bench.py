@@ -161,6 +161,23 @@ def _print_summary(results: dict) -> None:
     if summary and summary.get("segments"):
         comp = "  ".join(f"{k} {v:.3f}" for k, v in summary["component_accuracy"].items())
         typer.echo(f"instruction_following per component: {comp}")
+        if line := deformation_line(summary.get("deformation")):
+            typer.echo(f"instruction_following: {line}")
+
+
+def deformation_line(deformation: dict | None) -> str | None:
+    """One line on how far the run's worlds deform (``instruction_following.deformation_summary``); None
+    where no video was measured."""
+    if not deformation or not deformation.get("videos_measured"):
+        return None
+    line = (
+        f"scene deformation {deformation['median_px']:.2f} px (median over "
+        f"{deformation['videos_measured']} videos); {deformation['videos_deforming']} deform past "
+        f"{deformation['deforming_above_px']:g} px"
+    )
+    if deformation["videos_deforming"]:
+        line += ", where the metric reads camera motion less reliably (docs/instruction_following.md)"
+    return line
 
 
 @app.command()

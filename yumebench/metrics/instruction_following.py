@@ -20,6 +20,12 @@ Where the camera's horizontal field of view is known (a model that renders at a 
 ``fov_deg`` for the run (``yumebench bench run --fov``) or per spec item (its ``fov_deg``, which wins).
 Every segment is then measured at it instead of self-calibrating the focal length, the estimate a
 deforming world disturbs first.
+
+Generated worlds deform, and the estimate assumes they do not. Each segment and video therefore also
+reports its scene deformation (``deformation_px``, ``camera_motion.epipolar_deformation_px``); a video
+past ``IFConfig.deforming_above_px`` is flagged ``deforming`` and the run's summary counts such videos.
+The score is not changed by it: it says how far to trust the score (calibration in
+``docs/instruction_following.md``, "How far a world deforms").
 """
 
 from __future__ import annotations
@@ -52,6 +58,10 @@ class IFConfig:
     # the published labelling rule's 1e-3 rad per frame pair; see the accuracy-vs-rate curve in the README
     rotation_threshold_deg: float = math.degrees(ROTATION_THRESHOLD)
     motion: MotionConfig = field(default_factory=MotionConfig)
+    # A video whose scene deforms more than this (camera_motion.epipolar_deformation_px, analysis px) is
+    # flagged "deforming": past what the metric's validation corpus shows when rigid. Its score stands;
+    # the flag says the metric reads such worlds less reliably (docs/instruction_following.md).
+    deforming_above_px: float = 0.3
 
 
 def motion_to_action(motion: SegmentMotion, config: IFConfig) -> tuple[Action, float]:
@@ -127,11 +137,24 @@ def score_segments(
                     **_depth_fields(getattr(motion, "depth_consistency", None)),
                     "camera_roll_deg": _roll_field(getattr(motion, "walker_fit", None)),
                     "still_background": _still_field(getattr(motion, "still_background", None)),
+                    "deformation_px": _rounded(getattr(motion, "deformation_px", None)),
                 },
                 "tracks": getattr(motion, "tracks", None),
             }
         )
     return out
+
+
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def video_deformation_px(segment_results: Sequence[dict]) -> float | None:
+    """The video's deformation (``camera_motion.epipolar_deformation_px``): the median of its segments'
+    values, None where no segment's camera moves."""
+    values = [r["motion"].get("deformation_px") for r in segment_results]
+    values = [v for v in values if v is not None]
+    return float(np.median(values)) if values else None
 
 
 def _roll_field(fit: WalkerFit | None) -> list[float] | None:
@@ -192,6 +215,18 @@ def accuracy_tables(segment_results: Sequence[dict]) -> dict:
     }
 
 
+def deformation_summary(entries: Sequence[dict], above_px: float) -> dict:
+    """Over a run's videos: the median deformation, and how many videos deform more than ``above_px``
+    (``IFConfig.deforming_above_px``), where the metric's own accuracy falls."""
+    values = [e["deformation_px"] for e in entries if e.get("deformation_px") is not None]
+    return {
+        "median_px": _rounded(float(np.median(values))) if values else None,
+        "videos_measured": len(values),
+        "videos_deforming": sum(v > above_px for v in values),
+        "deforming_above_px": above_px,
+    }
+
+
 def wilson_interval(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
     """Wilson's score interval for a proportion (95 % at z 1.96; Wilson 1927), which stays inside [0, 1]
     and is not empty at 0 or n hits. With 18 segments an accuracy of 0.833 spans 0.61-0.94. Segments of
@@ -211,7 +246,7 @@ def _confusion_label(r: dict) -> str:
 
 class InstructionFollowing(Dimension):
     name = "instruction_following"
-    version = "36"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
+    version = "37"  # 2: evidence test, noise-normalised parallax test, guarded decompositions, undetermined;
     # 3: per-track LK covariance, four joint-fit refinements; 4: joint fit in the action vocabulary's
     # motion space with the cheirality error, noise floor 0.15 px; 5: slow turns self-calibrate the focal;
     # 6: tracking images contrast-normalised locally instead of per frame; 7: the joint fit also refines
@@ -260,7 +295,9 @@ class InstructionFollowing(Dimension):
     # 35: the depth check carries depths over at the best speed ratio within 2.5 times either way of the
     # walker's steady speed (a walker that speeds up or slows down was read as a turn); 36: a translating
     # segment the steady walker leaves much unexplained is refitted with a walker whose step, yaw and pitch
-    # change linearly in time, kept where that explains most of it (a ramp read with a steeply tilted walker)
+    # change linearly in time, kept where that explains most of it (a ramp read with a steeply tilted walker);
+    # 37: each segment and video also report how far the scene deforms (epipolar_deformation_px) and a video
+    # past IFConfig.deforming_above_px is flagged "deforming" (every decision as in 36)
     requirements = Requirements(frame_size="grey, width 480 (area resize)", uses_segments=True, luma_only=True)
 
     def __init__(
@@ -290,11 +327,17 @@ class InstructionFollowing(Dimension):
 
     def score_video(self, frames: np.ndarray, item: dict) -> dict:
         segments = score_segments(frames, item["segments"], self._estimator_for(item), self.if_config)
+        deformation = _rounded(video_deformation_px(segments))  # as reported, so the flag and the summary agree
         return {
             "video_results": video_score(segments),
             "undetermined": undetermined_count(segments),
+            "deformation_px": deformation,
+            "deforming": deformation is not None and deformation > self.if_config.deforming_above_px,
             "segments": segments,
         }
 
     def summary(self, entries: Sequence[dict]) -> dict:
-        return accuracy_tables([s for e in entries for s in e.get("segments", [])])
+        return {
+            **accuracy_tables([s for e in entries for s in e.get("segments", [])]),
+            "deformation": deformation_summary(entries, self.if_config.deforming_above_px),
+        }
