@@ -20,6 +20,7 @@ calibration loses nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -125,17 +126,17 @@ def main() -> None:
     done = {(r["video"], r["level"]) for r in rows}
     todo = [(p, level) for level in levels for p in paths if (Path(p).stem, level) not in done]
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
-        out = args.jsonl.open("a") if args.jsonl else None
+    with (
+        ProcessPoolExecutor(args.workers, mp_context=ctx) as pool,
+        args.jsonl.open("a") if args.jsonl else contextlib.nullcontext() as out,
+    ):
         for i, row in enumerate(pool.map(_scored, todo), 1):
             rows.append(row)
             if out:
                 out.write(json.dumps(row) + "\n")
-                out.flush()
+                out.flush()  # each line as it is scored: an interrupted run resumes from here
             if i % 25 == 0 or i == len(todo):
                 print(f"scored {i}/{len(todo)} ({time.perf_counter() - t0:.0f} s)", flush=True)
-        if out:
-            out.close()
     print(f"\n{len(paths)} videos, seeds '{args.seeds}' ({base}+), levels {args.levels}; {len(rows)} scored\n")
     print("\n".join(report(rows, IFConfig().deforming_above_px)))
 
