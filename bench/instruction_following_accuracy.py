@@ -93,11 +93,16 @@ def _score(args: tuple) -> list[dict]:
     return results
 
 
+def is_pure_turn(result: dict) -> bool:
+    """Whether a scored segment's truth turns the camera without a step."""
+    return result["truth"]["keys"] == "None" and result["truth"]["mouse"] != "·"
+
+
 def _table(results: list[dict]) -> dict:
     from yumebench.metrics.instruction_following import accuracy_tables
 
     t = accuracy_tables(results)
-    rotations = [r for r in results if r["truth"]["keys"] == "None" and r["truth"]["mouse"] != "·"]
+    rotations = [r for r in results if is_pure_turn(r)]
     t["rotation_read_as_translation"] = (
         float(np.mean([r["motion"]["decision"] == "translation" for r in rotations])) if rotations else None
     )
@@ -110,6 +115,20 @@ def add_corpus_arguments(ap: argparse.ArgumentParser, videos: int) -> None:
     ap.add_argument("--seeds", choices=sorted(SEED_BASE), default="test")
     ap.add_argument("--panoramas", type=Path, help="folder of equirectangular photographs (enables pano-* conditions)")
     ap.add_argument("--conditions", help=f"a subset of conditions: {CONDITIONS_HELP}")
+
+
+def render_jobs(args: argparse.Namespace, names: list[str]) -> list[tuple]:
+    """``_video``'s jobs for the videos the corpus options pick: ``--videos`` seeds of the ``--seeds`` set
+    for each of ``names``, leaving out the conditions that need panoramas where ``--panoramas`` is not given."""
+    from yumebench.motion_corpus import CONDITIONS
+
+    panoramas = str(args.panoramas) if args.panoramas else None
+    return [
+        (n, SEED_BASE[args.seeds] + i, str(args.cache), panoramas, None)
+        for n in names
+        if panoramas or not CONDITIONS[n].needs_panoramas
+        for i in range(args.videos)
+    ]
 
 
 def main() -> None:
@@ -137,13 +156,8 @@ def main() -> None:
     if args.curve:
         return _curve(args)
     earlier = _load_run(args.compare) if args.compare else None
-    names = [n for n in names if args.panoramas or not CONDITIONS[n].needs_panoramas]
     base = SEED_BASE[args.seeds]
-    jobs = [
-        (n, base + i, str(args.cache), str(args.panoramas) if args.panoramas else None, None)
-        for n in names
-        for i in range(args.videos)
-    ]
+    jobs = render_jobs(args, names)
     ctx = get_context("spawn")
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:

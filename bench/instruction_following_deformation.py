@@ -28,10 +28,10 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from instruction_following_accuracy import _score, _video, add_corpus_arguments
+from instruction_following_accuracy import _score, _video, add_corpus_arguments, is_pure_turn, render_jobs
 
 from yumebench.metrics.instruction_following import IFConfig, video_deformation_px, wilson_interval
-from yumebench.motion_corpus import CONDITIONS, SEED_BASE, select_conditions
+from yumebench.motion_corpus import SEED_BASE, select_conditions
 
 BUCKETS_PX = (0.0, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.5, float("inf"))
 
@@ -44,10 +44,7 @@ def _scored(args: tuple) -> dict:
         "level": level,
         "deformation_px": video_deformation_px(segments),
         "correct": [bool(s["correct"]) for s in segments],
-        "rotation_as_translation": [
-            s["truth"]["keys"] == "None" and s["truth"]["mouse"] != "·" and s["motion"]["decision"] == "translation"
-            for s in segments
-        ],
+        "rotation_as_translation": [is_pure_turn(s) and s["motion"]["decision"] == "translation" for s in segments],
     }
 
 
@@ -107,13 +104,8 @@ def main() -> None:
     ap.add_argument("--jsonl", type=Path, help="one line per scored (video, level); a rerun resumes from it")
     args = ap.parse_args()
     levels = [float(v) for v in args.levels.split(",")]
-    names = [n for n in select_conditions(args.conditions) if args.panoramas or not CONDITIONS[n].needs_panoramas]
     base = SEED_BASE[args.seeds]
-    jobs = [
-        (n, base + i, str(args.cache), str(args.panoramas) if args.panoramas else None, None)
-        for n in names
-        for i in range(args.videos)
-    ]
+    jobs = render_jobs(args, select_conditions(args.conditions))
     args.cache.mkdir(parents=True, exist_ok=True)
     ctx = get_context("spawn")
     with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
