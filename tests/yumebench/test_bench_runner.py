@@ -359,9 +359,9 @@ def test_an_item_without_a_fov_keeps_the_dict_its_cached_results_are_keyed_on():
 
 
 def test_the_report_and_the_summary_say_how_far_the_worlds_deform():
-    """A segment gives its scene deformation, a video its own and whether it is flagged, the page's facts
-    and the CLI's summary line the run's median and how many videos deform past the threshold; a run
-    where nothing was measured says nothing about it."""
+    """A segment gives its scene deformation (and the rotation threshold where the deformation raised it),
+    a video its own and whether it is flagged, the page's facts and the CLI's summary line the run's median
+    and how many videos deform past the threshold; a run where nothing was measured says nothing about it."""
     import numpy as np
 
     from yumebench.bench.report import _deformation_html, _segment_html
@@ -375,6 +375,10 @@ def test_the_report_and_the_summary_say_how_far_the_worlds_deform():
         {**segment, "motion": {**motion, "deformation_px": 0.8731}}, frames
     )
     assert "deformation" not in _segment_html({**segment, "motion": {**motion, "deformation_px": None}}, frames)
+    raised = {**segment, "motion": {**motion, "deformation_px": 0.8731}, "rotation_threshold_deg": 0.2134}
+    assert "turns count above 0.213 deg/frame" in _segment_html(raised, frames)
+    published = {**raised, "rotation_threshold_deg": 0.057296}  # as results round it
+    assert "turns count" not in _segment_html(published, frames)
     assert "deforming" in _deformation_html((0.9, True)) and "0.90 px" in _deformation_html((0.9, True))
     assert "deforming" not in _deformation_html((0.1, False)) and _deformation_html((None, None)) == ""
     summary = {"median_px": 0.412, "videos_measured": 5, "videos_deforming": 2, "deforming_above_px": 0.3}

@@ -863,6 +863,40 @@ def test_a_deforming_world_is_flagged_and_a_rigid_one_is_not():
     assert summary["median_px"] == pytest.approx((rigid["deformation_px"] + deforming["deformation_px"]) / 2, abs=1e-4)
 
 
+def test_a_still_camera_in_a_deforming_world_is_read_still_once_turns_must_stand_above_the_deformation():
+    """A still corpus camera (test seed, 320x180) in a world deforming at three times the corpus's wobble:
+    its segments turn by up to 0.3 deg/frame though the camera never turns. With the published threshold
+    alone (``turn_above_deformation`` 0) a segment reads a turn; by default the video's threshold rises with
+    its deformation angle and all three segments read still. As rendered, the threshold stays the published
+    one."""
+    import math
+
+    from yumebench.metrics.instruction_following import InstructionFollowing
+    from yumebench.motion_corpus import WOBBLE_AMPLITUDE_FRAC
+
+    video = make_video("static", SEED + 6, real_photos(), size=(180, 320))
+    item = {"segments": video.segments}
+    wobble = Wobble.draw(np.random.default_rng(3), 320, tuple(3 * a for a in WOBBLE_AMPLITUDE_FRAC))
+    frames = wobble.apply(video.frames)
+    published = math.degrees(1e-3)
+    fixed = InstructionFollowing(IFConfig(turn_above_deformation=0.0)).score_video(frames, item)
+    assert all(s["rotation_threshold_deg"] == pytest.approx(published, abs=1e-6) for s in fixed["segments"])
+    assert sum(s["correct"] for s in fixed["segments"]) < 3
+
+    default = InstructionFollowing()
+    scored = default.score_video(frames, item)
+    angles = [s["motion"]["deformation_deg"] for s in scored["segments"]]
+    threshold = default.if_config.turn_above_deformation * float(np.median(angles))
+    assert threshold > 2 * published
+    assert all(s["rotation_threshold_deg"] == pytest.approx(threshold, abs=1e-5) for s in scored["segments"])
+    assert all(s["correct"] for s in scored["segments"])
+    assert max(abs(s["motion"]["pitch_deg_per_frame"]) for s in scored["segments"]) > 2 * published
+
+    rigid = default.score_video(video.frames, item)
+    assert all(s["rotation_threshold_deg"] == pytest.approx(published, abs=1e-6) for s in rigid["segments"])
+    assert all(s["correct"] for s in rigid["segments"])
+
+
 def test_the_deformation_calibration_tables_count_each_video_where_it_measured(monkeypatch):
     """Known answers on four scored videos: per level, the accuracy and the videos flagged; by measured
     deformation, each video in its bucket whatever its level; a still camera (nothing measured) apart."""

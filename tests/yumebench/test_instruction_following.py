@@ -105,3 +105,27 @@ def test_wilson_interval_known_answers():
         ]
     )
     assert table["segment_accuracy_95"] == pytest.approx((0.6078, 0.9416), abs=1e-4)
+
+
+def test_a_videos_rotation_threshold_rises_to_its_deformation_angle():
+    """Known answers: the published threshold where no segment measures a deformation (a still camera,
+    or an estimator that does not measure one) or where the deformation angle times the factor stays
+    under it; otherwise that product over the video's median angle (segments without one left out)."""
+    import math
+    from types import SimpleNamespace
+
+    from yumebench.metrics.instruction_following import rotation_threshold_deg
+
+    published = math.degrees(1e-3)
+    config = IFConfig(turn_above_deformation=1.5)
+
+    def motions(*angles):
+        return [SimpleNamespace(deformation_deg=a) for a in angles]
+
+    assert rotation_threshold_deg(motions(None, None), config) == published
+    assert rotation_threshold_deg([SimpleNamespace(), SimpleNamespace()], config) == published
+    assert rotation_threshold_deg(motions(0.01, 0.02, 0.03), config) == published  # 1.5 x 0.02 < 0.0573
+    assert rotation_threshold_deg(motions(0.1, None, 0.3, 0.2), config) == pytest.approx(1.5 * 0.2)
+    assert rotation_threshold_deg(motions(0.1, 0.3), config) == pytest.approx(1.5 * 0.2)
+    off = IFConfig(turn_above_deformation=0.0)
+    assert rotation_threshold_deg(motions(0.1, 0.3), off) == published

@@ -14,11 +14,13 @@ from __future__ import annotations
 import base64
 import html
 import io
+import math
 from pathlib import Path
 
 import numpy as np
 
 from yumebench.html import sortable_page
+from yumebench.poses import ROTATION_THRESHOLD
 from yumebench.result_schema import load_results
 from yumebench.video import VideoError, read_frames
 
@@ -148,6 +150,14 @@ def _deformation_html(deformation: tuple[float | None, bool | None] | None) -> s
     return f"<small>scene deformation {px:.2f} px{flag}</small><br>"
 
 
+def _raised_threshold_text(threshold_deg: float | None) -> str:
+    """The rotation threshold the video was decoded with (``instruction_following.rotation_threshold_deg``:
+    raised where its world deforms enough to fake turns); nothing at the published 1e-3 rad/frame."""
+    if threshold_deg is None or abs(threshold_deg - math.degrees(ROTATION_THRESHOLD)) <= 1e-5:
+        return ""
+    return f"; turns count above {threshold_deg:.3f} deg/frame"
+
+
 def _segments_html(row: dict) -> str:
     segments = row["segments"] or []
     if not segments:
@@ -215,6 +225,7 @@ def _segment_html(s: dict, by_index: dict[int, np.ndarray]) -> str:
             else ""
         )
         + (f"; scene deformation {motion['deformation_px']:.2f} px" if motion.get("deformation_px") is not None else "")
+        + _raised_threshold_text(s.get("rotation_threshold_deg"))
         + (
             f"; next window from this one's depths {motion['depth_consistency']:.2f} x the rotation's error"
             + (

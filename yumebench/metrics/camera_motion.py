@@ -386,8 +386,11 @@ class SegmentMotion:
     tracks: dict | None = field(default=None, repr=False)  # one window's tracks, in video pixels
     walker_fit: WalkerFit | None = field(default=None, repr=False)  # the joint fit of a translating segment
     # how far the scene itself deforms (``epipolar_deformation_px``, median over the moving windows, analysis
-    # px); None where no window moves. Not part of the decision: it says how far to trust it.
+    # px); None where no window moves. Not part of the motion's decision: it says how far to trust it.
     deformation_px: float | None = None
+    # the same as an angle at the segment's focal length (degrees): what the instruction-following decoder
+    # weighs a turn against (IFConfig.turn_above_deformation)
+    deformation_deg: float | None = None
 
 
 class CameraMotionEstimator(Protocol):
@@ -1334,15 +1337,13 @@ class OpenCVMotionEstimator:
             self._background_checked(windows, d, self._depth_checked(windows, d, m, width, center), width, center)
             for windows, d, m in zip(per_segment, decisions, out, strict=True)
         ]
-        return [
-            replace(
-                m,
-                deformation_px=segment_deformation_px(
-                    windows, _focal_of(m.fov_deg, width), center, c.deformation_neighbours
-                ),
-            )
-            for windows, m in zip(per_segment, checked, strict=True)
-        ]
+        measured = []
+        for windows, m in zip(per_segment, checked, strict=True):
+            focal = _focal_of(m.fov_deg, width)
+            px = segment_deformation_px(windows, focal, center, c.deformation_neighbours)
+            deg = None if px is None else math.degrees(math.atan(px / focal))
+            measured.append(replace(m, deformation_px=px, deformation_deg=deg))
+        return measured
 
     def _depth_checked(
         self, windows: list[_Window], d: dict, motion: SegmentMotion, width: int, center: tuple[float, float]
