@@ -66,7 +66,10 @@ def _cache_video(video, path: Path) -> None:
 
 
 def _score(args: tuple) -> list[dict]:
-    path, shuffled_segments, wobble, known_fov = args
+    """One cached video's segment results: (path, segments to score instead of its own or None, wobble S,
+    known FOV[, IFConfig.turn_above_deformation, None for the default])."""
+    path, shuffled_segments, wobble, known_fov, *rest = args
+    turn_factor = rest[0] if rest else None
     from dataclasses import replace
 
     from yumebench.metrics.instruction_following import IFConfig, score_video_segments
@@ -80,7 +83,7 @@ def _score(args: tuple) -> list[dict]:
         amplitude = tuple(wobble * a for a in WOBBLE_AMPLITUDE_FRAC)
         frames = Wobble.draw(rng, frames.shape[2], amplitude).apply(frames)
     segments = shuffled_segments or info["segments"]
-    config = IFConfig()
+    config = IFConfig() if turn_factor is None else IFConfig(turn_above_deformation=turn_factor)
     if known_fov:  # the corpus camera's own FOV, as a caller who knows the camera passes it
         config = replace(config, motion=replace(config.motion, known_fov_deg=info["meta"]["fov_deg"]))
     results = score_video_segments(frames, segments, config)
@@ -145,6 +148,13 @@ def main() -> None:
     ap.add_argument(
         "--known-fov", action="store_true", help="score each video at its camera's true FOV (no self-calibration)"
     )
+    ap.add_argument(
+        "--turn-above-deformation",
+        type=float,
+        metavar="F",
+        help="decode turns at F times each video's deformation angle instead of the default "
+        "(IFConfig.turn_above_deformation; 0: the published threshold alone, as IF version 37 did)",
+    )
     args = ap.parse_args()
 
     from yumebench.motion_corpus import CONDITIONS
@@ -168,7 +178,8 @@ def main() -> None:
         return
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
-        scored = list(pool.map(_score, [(v["path"], None, args.wobble, args.known_fov) for _, v in rendered]))
+        score_jobs = [(v["path"], None, args.wobble, args.known_fov, args.turn_above_deformation) for _, v in rendered]
+        scored = list(pool.map(_score, score_jobs))
     t_score = time.perf_counter() - t0
     by_condition: dict[str, list] = defaultdict(list)
     by_group: dict[str, list] = defaultdict(list)
@@ -183,7 +194,7 @@ def main() -> None:
     for i, j in enumerate(perm):
         with np.load(rendered[j][1]["path"]) as z:
             other = json.loads(str(z["meta"]))["segments"]
-        shuffled_jobs.append((rendered[i][1]["path"], other, args.wobble, args.known_fov))
+        shuffled_jobs.append((rendered[i][1]["path"], other, args.wobble, args.known_fov, args.turn_above_deformation))
     with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
         shuffled = [r for res in pool.map(_score, shuffled_jobs) for r in res]
     shuffled_acc = float(np.mean([r["correct"] for r in shuffled]))
@@ -192,6 +203,11 @@ def main() -> None:
         f"{len(every)} segments in {len(rendered)} videos, seeds '{args.seeds}' ({base}+)"
         + (f", under {args.wobble:g}x the corpus's wobble" if args.wobble else "")
         + (", at each camera's true FOV" if args.known_fov else "")
+        + (
+            f", turns above {args.turn_above_deformation:g} x the deformation angle"
+            if args.turn_above_deformation is not None
+            else ""
+        )
         + "; "
         f"rendering {t_render:.0f} s, scoring {t_score:.0f} s"
     )
