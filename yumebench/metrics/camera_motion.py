@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
 
@@ -937,11 +937,17 @@ def epipolar_deformation_px(
     return float(np.median(np.abs(signed_px[nearest[:, 1:]].mean(axis=1))))
 
 
+def median_of_present(values: Iterable[float | None]) -> float | None:
+    """The median of the values that are not None; None where there are none."""
+    present = [v for v in values if v is not None]
+    return float(np.median(present)) if present else None
+
+
 def segment_deformation_px(windows: list, focal: float, center: tuple[float, float], neighbours: int) -> float | None:
     """``epipolar_deformation_px`` over a segment's moving windows (their median), None where none moves."""
-    values = [epipolar_deformation_px(w.p1, w.p2, focal, center, neighbours) for w in windows if w.kind == "moving"]
-    values = [v for v in values if v is not None]
-    return float(np.median(values)) if values else None
+    return median_of_present(
+        epipolar_deformation_px(w.p1, w.p2, focal, center, neighbours) for w in windows if w.kind == "moving"
+    )
 
 
 def fundamental_fov(windows: list, width: int, config: MotionConfig) -> float | None:

@@ -50,6 +50,7 @@ from yumebench.metrics.camera_motion import (
     OpenCVMotionEstimator,
     SegmentMotion,
     WalkerFit,
+    median_of_present,
 )
 from yumebench.poses import DIRECTION_THRESHOLD, ROTATION_THRESHOLD, action_from_motion
 
@@ -96,11 +97,10 @@ def rotation_threshold_deg(motions: Sequence[SegmentMotion], config: IFConfig) -
     """The video's rotation threshold (deg/frame): the configured one, raised to
     ``turn_above_deformation`` times the video's deformation angle (the median of its segments'
     ``deformation_deg``; an estimator that does not measure it leaves the threshold as configured)."""
-    angles = [getattr(m, "deformation_deg", None) for m in motions]
-    angles = [a for a in angles if a is not None]
-    if not angles:
+    angle = median_of_present(getattr(m, "deformation_deg", None) for m in motions)
+    if angle is None:
         return config.rotation_threshold_deg
-    return max(config.rotation_threshold_deg, config.turn_above_deformation * float(np.median(angles)))
+    return max(config.rotation_threshold_deg, config.turn_above_deformation * angle)
 
 
 def score_segments(
@@ -177,9 +177,7 @@ def _rounded(value: float | None, digits: int = 4) -> float | None:
 def video_deformation_px(segment_results: Sequence[dict]) -> float | None:
     """The video's deformation (``camera_motion.epipolar_deformation_px``): the median of its segments'
     values, None where no segment's camera moves."""
-    values = [r["motion"].get("deformation_px") for r in segment_results]
-    values = [v for v in values if v is not None]
-    return float(np.median(values)) if values else None
+    return median_of_present(r["motion"].get("deformation_px") for r in segment_results)
 
 
 def _roll_field(fit: WalkerFit | None) -> list[float] | None:
