@@ -379,6 +379,10 @@ def test_the_report_and_the_summary_say_how_far_the_worlds_deform():
     assert "turns count above 0.213 deg/frame" in _segment_html(raised, frames)
     published = {**raised, "rotation_threshold_deg": 0.057296}  # as results round it
     assert "turns count" not in _segment_html(published, frames)
+    # a run configured with its own threshold shows it only where the deformation raised it
+    configured = {**raised, "rotation_threshold_deg": 0.12, "rotation_threshold_raised": False}
+    assert "turns count" not in _segment_html(configured, frames)
+    assert "turns count above 0.120" in _segment_html({**configured, "rotation_threshold_raised": True}, frames)
     assert "deforming" in _deformation_html((0.9, True)) and "0.90 px" in _deformation_html((0.9, True))
     assert "deforming" not in _deformation_html((0.1, False)) and _deformation_html((None, None)) == ""
     summary = {"median_px": 0.412, "videos_measured": 5, "videos_deforming": 2, "deforming_above_px": 0.3}

@@ -150,12 +150,17 @@ def _deformation_html(deformation: tuple[float | None, bool | None] | None) -> s
     return f"<small>scene deformation {px:.2f} px{flag}</small><br>"
 
 
-def _raised_threshold_text(threshold_deg: float | None) -> str:
-    """The rotation threshold the video was decoded with (``instruction_following.rotation_threshold_deg``:
-    raised where its world deforms enough to fake turns); nothing at the published 1e-3 rad/frame."""
-    if threshold_deg is None or abs(threshold_deg - math.degrees(ROTATION_THRESHOLD)) <= 1e-5:
+def _raised_threshold_text(segment: dict) -> str:
+    """The rotation threshold a segment was decoded with where the world's deformation raised it
+    (``instruction_following.rotation_threshold_deg``); nothing where it is the configured one. Results
+    written before ``rotation_threshold_raised`` existed are compared with the published 1e-3 rad/frame."""
+    threshold_deg = segment.get("rotation_threshold_deg")
+    raised = segment.get("rotation_threshold_raised")
+    if raised is None and threshold_deg is not None:
+        raised = abs(threshold_deg - math.degrees(ROTATION_THRESHOLD)) > 1e-5
+    if not raised:
         return ""
-    return f"; turns count above {threshold_deg:.3f} deg/frame"
+    return f"; turns count above {threshold_deg:.3f} deg/frame (raised: a deforming world can fake slow turns)"
 
 
 def _segments_html(row: dict) -> str:
@@ -225,7 +230,7 @@ def _segment_html(s: dict, by_index: dict[int, np.ndarray]) -> str:
             else ""
         )
         + (f"; scene deformation {motion['deformation_px']:.2f} px" if motion.get("deformation_px") is not None else "")
-        + _raised_threshold_text(s.get("rotation_threshold_deg"))
+        + _raised_threshold_text(s)
         + (
             f"; next window from this one's depths {motion['depth_consistency']:.2f} x the rotation's error"
             + (

@@ -141,7 +141,9 @@ def score_segments(
                 "correct": all(components.values()),
                 "components": components,
                 "confidence": round(confidence, 6),
-                "rotation_threshold_deg": round(threshold, 6),  # above the configured one where the world deforms
+                "rotation_threshold_deg": round(threshold, 6),
+                # raised above the configured threshold by the world's deformation (rotation_threshold_deg)
+                "rotation_threshold_raised": threshold > config.rotation_threshold_deg,
                 "motion": {
                     "decision": motion.decision,
                     "yaw_deg_per_frame": round(motion.yaw_deg_per_frame, 6),
