@@ -881,6 +881,7 @@ def test_a_still_camera_in_a_deforming_world_is_read_still_once_turns_must_stand
     published = math.degrees(1e-3)
     fixed = InstructionFollowing(IFConfig(turn_above_deformation=0.0)).score_video(frames, item)
     assert all(s["rotation_threshold_deg"] == pytest.approx(published, abs=1e-6) for s in fixed["segments"])
+    assert not any(s["rotation_threshold_raised"] for s in fixed["segments"])
     assert sum(s["correct"] for s in fixed["segments"]) < 3
 
     default = InstructionFollowing()
@@ -889,11 +890,13 @@ def test_a_still_camera_in_a_deforming_world_is_read_still_once_turns_must_stand
     threshold = default.if_config.turn_above_deformation * float(np.median(angles))
     assert threshold > 2 * published
     assert all(s["rotation_threshold_deg"] == pytest.approx(threshold, abs=1e-5) for s in scored["segments"])
+    assert all(s["rotation_threshold_raised"] for s in scored["segments"])
     assert all(s["correct"] for s in scored["segments"])
     assert max(abs(s["motion"]["pitch_deg_per_frame"]) for s in scored["segments"]) > 2 * published
 
     rigid = default.score_video(video.frames, item)
     assert all(s["rotation_threshold_deg"] == pytest.approx(published, abs=1e-6) for s in rigid["segments"])
+    assert not any(s["rotation_threshold_raised"] for s in rigid["segments"])
     assert all(s["correct"] for s in rigid["segments"])
 
 
