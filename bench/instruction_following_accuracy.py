@@ -37,6 +37,7 @@ import time
 import zlib
 from collections import defaultdict
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -65,11 +66,20 @@ def _cache_video(video, path: Path) -> None:
     tmp.replace(path)
 
 
-def _score(args: tuple) -> list[dict]:
-    """One cached video's segment results: (path, segments to score instead of its own or None, wobble S,
-    known FOV[, IFConfig.turn_above_deformation, None for the default])."""
-    path, shuffled_segments, wobble, known_fov, *rest = args
-    turn_factor = rest[0] if rest else None
+@dataclass(frozen=True)
+class ScoreJob:
+    """One cached video to score (``_score``)."""
+
+    path: str
+    segments: list | None = None  # scored instead of the video's own (the shuffled-command control)
+    wobble: float = 0.0  # under this many times the corpus's wobble
+    known_fov: bool = False  # at the corpus camera's own FOV, as a caller who knows the camera gives it
+    turn_above_deformation: float | None = None  # IFConfig's factor; None keeps the default
+
+
+def _score(job: ScoreJob) -> list[dict]:
+    """One cached video's segment results, with each segment's id and truth."""
+    path, wobble = job.path, job.wobble
     from dataclasses import replace
 
     from yumebench.metrics.instruction_following import IFConfig, score_video_segments
@@ -82,9 +92,11 @@ def _score(args: tuple) -> list[dict]:
         rng = np.random.default_rng([zlib.crc32(Path(path).name.encode()), 1])
         amplitude = tuple(wobble * a for a in WOBBLE_AMPLITUDE_FRAC)
         frames = Wobble.draw(rng, frames.shape[2], amplitude).apply(frames)
-    segments = shuffled_segments or info["segments"]
-    config = IFConfig() if turn_factor is None else IFConfig(turn_above_deformation=turn_factor)
-    if known_fov:  # the corpus camera's own FOV, as a caller who knows the camera passes it
+    segments = job.segments or info["segments"]
+    config = IFConfig()
+    if job.turn_above_deformation is not None:
+        config = IFConfig(turn_above_deformation=job.turn_above_deformation)
+    if job.known_fov:
         config = replace(config, motion=replace(config.motion, known_fov_deg=info["meta"]["fov_deg"]))
     results = score_video_segments(frames, segments, config)
     for k, (r, truth) in enumerate(zip(results, info["segments"], strict=True)):
@@ -178,7 +190,10 @@ def main() -> None:
         return
     t0 = time.perf_counter()
     with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
-        score_jobs = [(v["path"], None, args.wobble, args.known_fov, args.turn_above_deformation) for _, v in rendered]
+        settings = dict(
+            wobble=args.wobble, known_fov=args.known_fov, turn_above_deformation=args.turn_above_deformation
+        )
+        score_jobs = [ScoreJob(v["path"], **settings) for _, v in rendered]
         scored = list(pool.map(_score, score_jobs))
     t_score = time.perf_counter() - t0
     by_condition: dict[str, list] = defaultdict(list)
@@ -194,7 +209,7 @@ def main() -> None:
     for i, j in enumerate(perm):
         with np.load(rendered[j][1]["path"]) as z:
             other = json.loads(str(z["meta"]))["segments"]
-        shuffled_jobs.append((rendered[i][1]["path"], other, args.wobble, args.known_fov, args.turn_above_deformation))
+        shuffled_jobs.append(ScoreJob(rendered[i][1]["path"], other, **settings))
     with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
         shuffled = [r for res in pool.map(_score, shuffled_jobs) for r in res]
     shuffled_acc = float(np.mean([r["correct"] for r in shuffled]))

@@ -28,7 +28,14 @@ from multiprocessing import get_context
 from pathlib import Path
 
 import numpy as np
-from instruction_following_accuracy import _score, _video, add_corpus_arguments, is_pure_turn, render_jobs
+from instruction_following_accuracy import (
+    ScoreJob,
+    _score,
+    _video,
+    add_corpus_arguments,
+    is_pure_turn,
+    render_jobs,
+)
 
 from yumebench.metrics.instruction_following import IFConfig, video_deformation_px, wilson_interval
 from yumebench.motion_corpus import SEED_BASE, select_conditions
@@ -38,7 +45,7 @@ BUCKETS_PX = (0.0, 0.1, 0.2, 0.3, 0.45, 0.6, 0.8, 1.0, 1.5, float("inf"))
 
 def _scored(args: tuple) -> dict:
     path, level = args
-    segments = _score((path, None, level, False))
+    segments = _score(ScoreJob(path, wobble=level))
     return {
         "video": Path(path).stem,
         "level": level,

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 from instruction_following_accuracy import (
+    ScoreJob,
     _cache_video,
     _header,
     _row,
@@ -300,7 +301,7 @@ def main() -> None:
     with ProcessPoolExecutor(args.workers, mp_context=ctx) as pool:
         corpus = [v for _, v in pool.map(_video, [(n, s, str(args.corpus_cache), pano, None) for n, s in jobs])]
         scored = {
-            renderer: list(pool.map(_score, [(v["path"], None, 0.0, False) for v in videos]))
+            renderer: list(pool.map(_score, [ScoreJob(v["path"]) for v in videos]))
             for renderer, videos in (("corpus", corpus), ("mitsuba", mitsuba))
         }
     print(f"\r{len(jobs)} videos per renderer, seeds '{args.seeds}' ({base}+); Mitsuba rendering {t_render:.0f} s")

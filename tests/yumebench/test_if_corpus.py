@@ -351,11 +351,13 @@ def test_fast_turns_are_measured_not_undetermined():
 
 def _bench(name: str = "instruction_following_evidence"):
     import importlib.util
+    import sys
     from pathlib import Path
 
     path = Path(__file__).parents[2] / "bench" / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # as an import does: its dataclasses resolve their annotations through it
     spec.loader.exec_module(module)
     return module
 
