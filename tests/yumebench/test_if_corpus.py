@@ -220,6 +220,29 @@ def test_walking_turns_set_the_focal_length_when_no_segment_turns_alone(fov):
     assert all(abs(r["motion"]["fov_deg"] - fov) < 2.0 for r in results), [r["motion"]["fov_deg"] for r in results]
 
 
+def test_a_wrong_focal_length_reads_as_deformation():
+    """A rigid corpus walk (test seed, 320x180) measured 20 deg off its FOV either way: its windows'
+    tracks move off their essential matrices together, as a deforming world's do (0.13 and 0.21 px
+    against 0.08 at the true FOV). So a video measured "deforming" may be a rigid world read at a wrong
+    self-calibrated FOV (docs/instruction_following.md, "A wrong focal length reads as deformation")."""
+    video = make_video("street", SEED, real_photos(), size=(180, 320))
+    estimator = camera_motion.OpenCVMotionEstimator(MotionConfig())
+    grey, per_segment = estimator.video_windows(video.frames, [(s["start"], s["end"]) for s in video.segments])
+    height, width = grey.tracking[0].shape
+    center = ((width - 1) / 2, (height - 1) / 2)
+    fov = video.meta["fov_deg"]
+
+    def deformation(fov_deg: float) -> float:
+        focal = (width / 2) / np.tan(np.radians(fov_deg) / 2)
+        neighbours = MotionConfig().deformation_neighbours
+        return camera_motion.median_of_present(
+            camera_motion.segment_deformation_px(windows, focal, center, neighbours) for windows in per_segment
+        )
+
+    assert deformation(fov) < 0.1
+    assert deformation(fov - 20) > 1.5 * deformation(fov) and deformation(fov + 20) > 1.5 * deformation(fov)
+
+
 def test_undistort_points_inverts_the_corpus_lens():
     """The corpus's barrel lens shows the ray at normalised radius r (1 + b r^2) at the pixel at r;
     ``undistort_points`` with the coefficient in half-widths (b tan^2(FOV/2)) puts every pixel where a
