@@ -93,9 +93,8 @@ def _score(job: ScoreJob) -> list[dict]:
         amplitude = tuple(wobble * a for a in WOBBLE_AMPLITUDE_FRAC)
         frames = Wobble.draw(rng, frames.shape[2], amplitude).apply(frames)
     segments = job.segments or info["segments"]
-    config = IFConfig()
-    if job.turn_above_deformation is not None:
-        config = IFConfig(turn_above_deformation=job.turn_above_deformation)
+    factor = job.turn_above_deformation
+    config = IFConfig() if factor is None else IFConfig(turn_above_deformation=factor)
     if job.known_fov:
         config = replace(config, motion=replace(config.motion, known_fov_deg=info["meta"]["fov_deg"]))
     results = score_video_segments(frames, segments, config)

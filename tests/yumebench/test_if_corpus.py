@@ -233,8 +233,7 @@ def test_a_wrong_focal_length_reads_as_deformation():
     fov = video.meta["fov_deg"]
 
     def deformation(fov_deg: float) -> float:
-        focal = (width / 2) / np.tan(np.radians(fov_deg) / 2)
-        neighbours = MotionConfig().deformation_neighbours
+        focal, neighbours = camera_motion._focal_of(fov_deg, width), MotionConfig().deformation_neighbours
         return camera_motion.median_of_present(
             camera_motion.segment_deformation_px(windows, focal, center, neighbours) for windows in per_segment
         )
