@@ -25,6 +25,8 @@ output with ``bench/non_rigidity.py``.
 ``--json F`` writes every segment's result, named by its video and index (``street-5000/2``);
 ``--compare OLD.json`` then lists the segments that read otherwise than in an earlier run's ``--json``
 (put right, put wrong, wrong either way), to see what a change to the metric did, segment by segment.
+With ``--curve`` both name each point by its scene, size, rate and seed (``street-256x144-0.1/5000``), so
+two curves compare point by point.
 """
 
 from __future__ import annotations
@@ -152,8 +154,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--curve", action="store_true", help="accuracy vs turn rate instead of the condition table")
     ap.add_argument("--rates", help="comma-separated subset of the curve's turn rates (deg/frame)")
-    ap.add_argument("--json", type=Path, help="also write every segment's result here")
-    ap.add_argument("--compare", type=Path, help="an earlier run's --json: list the segments that read otherwise")
+    ap.add_argument("--json", type=Path, help="also write every segment's (with --curve, every point's) result here")
+    ap.add_argument(
+        "--compare",
+        type=Path,
+        help="an earlier run's --json (a table's, or with --curve a curve's): list the segments that read otherwise",
+    )
     ap.add_argument("--render-only", action="store_true", help="fill the cache and stop")
     ap.add_argument("--wobble", type=float, default=0.0, help="score under an extra wobble, S times the corpus's")
     ap.add_argument(
@@ -170,13 +176,11 @@ def main() -> None:
 
     from yumebench.motion_corpus import CONDITIONS
 
-    if args.curve and args.compare:
-        ap.error("--compare compares condition tables; it does not apply to --curve")
     names = select_conditions(args.conditions)
     args.cache.mkdir(parents=True, exist_ok=True)
-    if args.curve:
-        return _curve(args)
     earlier = _load_run(args.compare) if args.compare else None
+    if args.curve:
+        return _curve(args, earlier)
     base = SEED_BASE[args.seeds]
     jobs = render_jobs(args, names)
     ctx = get_context("spawn")
@@ -316,8 +320,9 @@ CURVE_SCENES = (
 )
 
 
-def _curve_point(job: tuple) -> tuple:
-    """One single-segment video: the yaw component read right? (truth: the published 0.0573 deg/frame)."""
+def _curve_point(job: tuple) -> dict:
+    """One single-segment video, as a table segment (``--json``, ``--compare``) named by its scene, size,
+    rate and seed; ``correct`` is the mouse component read right (truth: the published 0.0573 deg/frame)."""
     scene, size, rate, seed, pano_dir = job
     from yumebench.actions import Action
     from yumebench.metrics.instruction_following import IFConfig, score_video_segments
@@ -345,10 +350,19 @@ def _curve_point(job: tuple) -> tuple:
     c2w = walk_path([Action(keys, mouse)], 32, MotionSpeeds(0.06, rate, 0.0), rng.uniform(-20, 20))
     frames = _render(world, CameraModel(size[1], size[0], rng.uniform(55, 95)), c2w)
     r = score_video_segments(frames, segment_truth(c2w, 32, 1), IFConfig())[0]
-    return scene, size, rate, bool(r["components"]["yaw"] and r["components"]["pitch"])
+    return {
+        "segment_id": f"{scene}-{size[1]}x{size[0]}-{rate:g}/{seed}",
+        "scene": scene,
+        "size": f"{size[1]}x{size[0]}",
+        "rate_deg_per_frame": rate,
+        "truth": r["expected"],
+        "predicted": r["predicted"],
+        "correct": bool(r["components"]["yaw"] and r["components"]["pitch"]),
+        "motion": r["motion"],
+    }
 
 
-def _curve(args: argparse.Namespace) -> None:
+def _curve(args: argparse.Namespace, earlier: dict | None = None) -> None:
     """Accuracy of the mouse component vs the true yaw rate: pure yaw (and W with yaw), per frame size."""
     base = SEED_BASE[args.seeds]
     scenes = [(s, size) for s, size in CURVE_SCENES if args.panoramas or s != "pano"]
@@ -362,16 +376,21 @@ def _curve(args: argparse.Namespace) -> None:
     with ProcessPoolExecutor(args.workers, mp_context=get_context("spawn")) as pool:
         points = list(pool.map(_curve_point, jobs))
     hits = defaultdict(list)
-    for scene, size, rate, ok in points:
-        hits[(scene, size, rate)].append(ok)
+    for point in points:
+        hits[(point["scene"], point["size"], point["rate_deg_per_frame"])].append(point["correct"])
     print(
         f"mouse-component accuracy vs true yaw rate (deg/frame), {args.videos} videos per point, seeds "
         f"'{args.seeds}'; truth: the published threshold 0.0573 deg/frame (below it the right answer is '·')"
     )
     print(f"{'scene':<12} {'size':>8} " + " ".join(f"{r:>6}" for r in rates))
     for scene, size in scenes:
-        row = " ".join(f"{np.mean(hits[(scene, size, r)]):6.2f}" for r in rates)
+        row = " ".join(f"{np.mean(hits[(scene, f'{size[1]}x{size[0]}', r)]):6.2f}" for r in rates)
         print(f"{scene:<12} {size[1]}x{size[0]:<4} {row}")
+    if args.json:
+        args.json.write_text(json.dumps({"segments": points}, default=float))
+    if earlier is not None:
+        print(f"\ncompared with {args.compare}:")
+        print("\n".join(compare_runs(earlier, points)))
 
 
 if __name__ == "__main__":

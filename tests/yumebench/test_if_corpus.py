@@ -4,6 +4,7 @@ corpus's test seeds (never used for tuning), small frames so the suite stays fas
 from ``bench/instruction_following_accuracy.py``."""
 
 import json
+import os
 from dataclasses import replace
 
 import numpy as np
@@ -421,6 +422,43 @@ def test_two_runs_of_the_table_are_compared_segment_by_segment(tmp_path, capsys)
         assert exit_info.value.code == 2
         err = capsys.readouterr().err
         assert err.startswith(f"--compare {path}: ") and err.count("\n") == 1
+
+
+def test_the_curve_writes_each_point_as_a_segment_and_compares_two_curves_point_by_point(tmp_path, capsys, monkeypatch):
+    """Known answers: in the street scenes (no panoramas given), a pure turn and a walk at 1 deg/frame
+    read as turns and at 0.03 deg/frame (under the published threshold) as none, on the first test seed.
+    ``--json`` writes each point named by scene, size, rate and seed; a second run ``--compare``s with it
+    point by point, and a point read otherwise is named."""
+    bench = _bench("instruction_following_accuracy")
+    monkeypatch.syspath_prepend(os.path.dirname(bench.__file__))  # its spawned workers import it by name
+    path = tmp_path / "curve.json"
+    common = ["--curve", "--videos", "1", "--workers", "1", "--cache", str(tmp_path / "cache")]
+    monkeypatch.setattr("sys.argv", ["bench", *common, "--rates", "0.03,1", "--json", str(path)])
+    bench.main()
+    table = capsys.readouterr().out.splitlines()
+    assert [line.split()[:4] for line in table[2:]] == [
+        ["street", "320x180", "1.00", "1.00"],
+        ["street", "256x144", "1.00", "1.00"],
+        ["street-walk", "320x180", "1.00", "1.00"],
+    ]
+    points = json.loads(path.read_text())["segments"]
+    assert sorted(p["segment_id"] for p in points) == sorted(
+        f"{scene}-{rate}/5000"
+        for scene in ("street-320x180", "street-256x144", "street-walk-320x180")
+        for rate in (0.03, 1)
+    )
+    assert {p["truth"]["mouse"] for p in points if p["rate_deg_per_frame"] == 0.03} == {"·"}
+    assert all(p["correct"] and p["predicted"] == p["truth"] for p in points)
+
+    monkeypatch.setattr("sys.argv", ["bench", *common, "--rates", "1", "--compare", str(path)])
+    bench.main()
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "0 segments read otherwise (put right 0, put wrong 0, wrong either way 0)"
+    )
+    earlier = bench._load_run(path)
+    misread = dict(points[0], predicted={"keys": "A", "mouse": "·"}, correct=False)
+    line = bench.compare_runs(earlier, [misread])[0]
+    assert line.split()[0] == points[0]["segment_id"] and line.endswith("put wrong")
 
 
 def test_the_true_essential_matrix_of_a_corpus_path_fits_its_exact_projections():
