@@ -320,6 +320,11 @@ CURVE_SCENES = (
 )
 
 
+def _size_text(size: tuple[int, int]) -> str:
+    """A (height, width) frame size as the curve names it: width x height."""
+    return f"{size[1]}x{size[0]}"
+
+
 def _curve_point(job: tuple) -> dict:
     """One single-segment video, as a table segment (``--json``, ``--compare``) named by its scene, size,
     rate and seed; ``correct`` is the mouse component read right (truth: the published 0.0573 deg/frame)."""
@@ -351,9 +356,9 @@ def _curve_point(job: tuple) -> dict:
     frames = _render(world, CameraModel(size[1], size[0], rng.uniform(55, 95)), c2w)
     r = score_video_segments(frames, segment_truth(c2w, 32, 1), IFConfig())[0]
     return {
-        "segment_id": f"{scene}-{size[1]}x{size[0]}-{rate:g}/{seed}",
+        "segment_id": f"{scene}-{_size_text(size)}-{rate:g}/{seed}",
         "scene": scene,
-        "size": f"{size[1]}x{size[0]}",
+        "size": _size_text(size),
         "rate_deg_per_frame": rate,
         "truth": r["expected"],
         "predicted": r["predicted"],
@@ -384,7 +389,7 @@ def _curve(args: argparse.Namespace, earlier: dict | None = None) -> None:
     )
     print(f"{'scene':<12} {'size':>8} " + " ".join(f"{r:>6}" for r in rates))
     for scene, size in scenes:
-        row = " ".join(f"{np.mean(hits[(scene, f'{size[1]}x{size[0]}', r)]):6.2f}" for r in rates)
+        row = " ".join(f"{np.mean(hits[(scene, _size_text(size), r)]):6.2f}" for r in rates)
         print(f"{scene:<12} {size[1]}x{size[0]:<4} {row}")
     if args.json:
         args.json.write_text(json.dumps({"segments": points}, default=float))
